@@ -1,0 +1,134 @@
+import { CacheError } from './errors.js';
+
+/** The version of the bus wire format; it is part of the channel name, so a rolling upgrade never mis-parses. */
+export const BUS_WIRE_VERSION = 1;
+
+/** Messages longer than this (in UTF-16 code units) are dropped as malformed: 1 MiB. */
+export const MAX_BUS_MESSAGE_LENGTH: number = 1024 * 1024;
+
+/** What an invalidation says: these keys, the keys matching this Redis glob, or every key, may have changed. */
+export type Invalidation =
+  | { readonly kind: 'keys'; readonly keys: readonly string[] }
+  | { readonly kind: 'pattern'; readonly pattern: string }
+  | { readonly kind: 'clear' };
+
+/** An invalidation as it travels: the wire version, the sender's id, and the sender's sequence number. */
+export type BusMessage = Invalidation & {
+  readonly v: typeof BUS_WIRE_VERSION;
+  /** The id of the sending bus endpoint; an endpoint never receives its own messages. */
+  readonly origin: string;
+  /** 1, 2, 3… per origin; a gap means a message was lost. */
+  readonly seq: number;
+};
+
+/** Why a bus tells its listeners that messages may have been missed. */
+export type BusResetReason = 'reconnect' | 'gap' | 'heartbeat' | 'subscribe';
+
+/** Receives what a bus delivers. */
+export interface BusListener {
+  /** Another endpoint's invalidation. */
+  invalidate(message: BusMessage): void;
+  /** Messages may have been missed: whatever was derived from them (an L1) must be dropped before it is served. */
+  reset(reason: BusResetReason): void;
+  /** A malformed message was dropped, or the transport failed; informational. */
+  error(error: Error): void;
+}
+
+/**
+ * Carries invalidations between cache instances (processes). Delivery is at most once; a bus that may have lost
+ * messages says so with `reset`.
+ */
+export interface InvalidationBus {
+  /** This endpoint's origin id (unique per instance). */
+  readonly id: string;
+  /** Broadcasts `invalidation` to every other endpoint; resolves once the transport accepted it. */
+  publish(invalidation: Invalidation): Promise<void>;
+  /** Registers `listener`; resolves once deliveries to it have started, to a function that unregisters it. */
+  subscribe(listener: BusListener): Promise<() => void>;
+  /** Stops delivering and releases what the bus opened. */
+  close(): Promise<void>;
+}
+
+/** Serializes a bus message to its wire form (JSON). */
+export function encodeBusMessage(message: BusMessage): string {
+  return JSON.stringify(message);
+}
+
+/** A bus message that could not be parsed; it is dropped and reported as an `error`. */
+export class MalformedBusMessageError extends CacheError {
+  override name = 'MalformedBusMessageError';
+
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`Malformed bus message dropped: ${reason}`, 'CACHE_ERROR', options);
+  }
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((k) => typeof k === 'string');
+}
+
+/**
+ * Parses and validates a wire message.
+ * @throws {MalformedBusMessageError} for anything that is not a well-formed message of this wire version.
+ */
+export function decodeBusMessage(text: unknown): BusMessage {
+  if (typeof text !== 'string') throw new MalformedBusMessageError('not a string');
+  if (text.length > MAX_BUS_MESSAGE_LENGTH)
+    throw new MalformedBusMessageError(`longer than ${MAX_BUS_MESSAGE_LENGTH}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new MalformedBusMessageError('not JSON', { cause });
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new MalformedBusMessageError('not an object');
+  const m = raw as Record<string, unknown>;
+  if (m.v !== BUS_WIRE_VERSION) throw new MalformedBusMessageError(`unknown version ${String(m.v)}`);
+  if (typeof m.origin !== 'string' || m.origin.length === 0) throw new MalformedBusMessageError('bad origin');
+  if (typeof m.seq !== 'number' || !Number.isSafeInteger(m.seq) || m.seq < 1)
+    throw new MalformedBusMessageError('bad seq');
+  const head = { v: BUS_WIRE_VERSION, origin: m.origin, seq: m.seq } as const;
+  switch (m.kind) {
+    case 'keys':
+      if (!isStringArray(m.keys)) throw new MalformedBusMessageError('keys is not a list of strings');
+      return { ...head, kind: 'keys', keys: m.keys };
+    case 'pattern':
+      if (typeof m.pattern !== 'string') throw new MalformedBusMessageError('pattern is not a string');
+      return { ...head, kind: 'pattern', pattern: m.pattern };
+    case 'clear':
+      return { ...head, kind: 'clear' };
+    default:
+      throw new MalformedBusMessageError(`unknown kind ${String(m.kind)}`);
+  }
+}
+
+/**
+ * Tracks the last sequence number seen per origin and tells when one was skipped (a lost message).
+ * Memory is bounded: origins not heard from in a while are forgotten once `maxOrigins` is reached.
+ */
+export class SequenceTracker {
+  readonly #last = new Map<string, number>();
+  readonly #maxOrigins: number;
+
+  constructor(maxOrigins = 10_000) {
+    this.#maxOrigins = maxOrigins;
+  }
+
+  /** Records `message`; true when it follows the previous message of its origin without a gap (or is the first). */
+  accept(message: Pick<BusMessage, 'origin' | 'seq'>): boolean {
+    const last = this.#last.get(message.origin);
+    if (last !== undefined) this.#last.delete(message.origin);
+    else if (this.#last.size >= this.#maxOrigins) {
+      const oldest = this.#last.keys().next();
+      if (!oldest.done) this.#last.delete(oldest.value);
+    }
+    this.#last.set(message.origin, Math.max(last ?? 0, message.seq));
+    return last === undefined || message.seq === last + 1;
+  }
+
+  /** Forgets every origin (after a reset, the next message of each origin starts afresh). */
+  reset(): void {
+    this.#last.clear();
+  }
+}

@@ -1,0 +1,39 @@
+export {
+  BUS_WIRE_VERSION,
+  type BusListener,
+  type BusMessage,
+  type BusResetReason,
+  decodeBusMessage,
+  encodeBusMessage,
+  type Invalidation,
+  type InvalidationBus,
+  MAX_BUS_MESSAGE_LENGTH,
+  MalformedBusMessageError,
+  SequenceTracker,
+} from './bus.js';
+export { CODEC_FORMAT_VERSION, type Codec, defaultCodec, StrataCodec } from './codec.js';
+export {
+  CacheError,
+  type CacheErrorCode,
+  type CacheErrorOptions,
+  CacheUnavailableError,
+  CacheValidationError,
+  closedError,
+  SerializationError,
+  toUnavailableError,
+  UnsupportedOperationError,
+} from './errors.js';
+export { compileGlob, escapeGlob, matchGlob } from './glob.js';
+export {
+  assertKey,
+  assertKeys,
+  assertPattern,
+  DEFAULT_NAMESPACE,
+  NAMESPACE_SEPARATOR,
+  prefixKey,
+  resolveNamespace,
+  toItemEntries,
+} from './keys.js';
+export { LocalBus, LocalBusChannel, type LocalBusChannelOptions, type LocalBusOptions } from './local-bus.js';
+export { type CacheCapabilities, type CacheItems, CacheProtocol, type ClosableCache } from './protocol.js';
+export { MAX_TTL_MS, msToTtlSeconds, ttlToMs } from './ttl.js';

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BUS_WIRE_VERSION,
+  type BusListener,
+  type BusMessage,
+  type Invalidation,
+  type InvalidationBus,
+} from './bus.js';
+import { closedError } from './errors.js';
+
+/** Options of {@link LocalBusChannel}. */
+export interface LocalBusChannelOptions {
+  /**
+   * Runs each delivery; tests pass a scheduler to choose the order of deliveries.
+   * @default queueMicrotask (asynchronous, in publish order)
+   */
+  schedule?: (deliver: () => void) => void;
+}
+
+/** The shared medium of in-process buses: every {@link LocalBus} on one channel hears the others. */
+export class LocalBusChannel {
+  readonly #endpoints = new Set<LocalBus>();
+  readonly #schedule: (deliver: () => void) => void;
+
+  constructor(options: LocalBusChannelOptions = {}) {
+    this.#schedule = options.schedule ?? queueMicrotask;
+  }
+
+  /** @internal Adds an endpoint. */
+  join(bus: LocalBus): void {
+    this.#endpoints.add(bus);
+  }
+
+  /** @internal Removes an endpoint. */
+  leave(bus: LocalBus): void {
+    this.#endpoints.delete(bus);
+  }
+
+  /** @internal Delivers `message` to every endpoint but its sender. */
+  broadcast(message: BusMessage): void {
+    for (const endpoint of this.#endpoints) {
+      if (endpoint.id !== message.origin) this.#schedule(() => endpoint.deliver(message));
+    }
+  }
+}
+
+/** Options of {@link LocalBus}. */
+export interface LocalBusOptions {
+  /** The channel to join; buses on the same channel hear each other. @default a new private channel */
+  channel?: LocalBusChannel;
+  /** This endpoint's origin id. @default a random UUID */
+  id?: string;
+}
+
+/**
+ * An in-process {@link InvalidationBus}, for tests and single-process use. It never loses a message unless a test
+ * disconnects it ({@link LocalBus.disconnect}), and then it reports a `reset` when reconnected, as a network bus would.
+ */
+export class LocalBus implements InvalidationBus {
+  readonly id: string;
+  readonly #channel: LocalBusChannel;
+  readonly #listeners = new Set<BusListener>();
+  #seq = 0;
+  #connected = true;
+  #closed = false;
+
+  constructor(options: LocalBusOptions = {}) {
+    this.id = options.id ?? randomUUID();
+    this.#channel = options.channel ?? new LocalBusChannel();
+    this.#channel.join(this);
+  }
+
+  /** Broadcasts `invalidation` to the other endpoints of the channel. */
+  async publish(invalidation: Invalidation): Promise<void> {
+    if (this.#closed) throw closedError('publish');
+    this.#seq += 1;
+    // Dropped while disconnected, as pub/sub drops it; the receivers learn of it through their gap detection.
+    if (!this.#connected) return;
+    this.#channel.broadcast({ ...invalidation, v: BUS_WIRE_VERSION, origin: this.id, seq: this.#seq });
+  }
+
+  /** Registers `listener`. */
+  async subscribe(listener: BusListener): Promise<() => void> {
+    if (this.#closed) throw closedError('subscribe');
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Simulates a lost connection: messages sent and received meanwhile are dropped. */
+  disconnect(): void {
+    this.#connected = false;
+    this.#channel.leave(this);
+  }
+
+  /** Ends a simulated disconnection: listeners are told to `reset`, since they may have missed messages. */
+  reconnect(): void {
+    if (this.#closed || this.#connected) return;
+    this.#connected = true;
+    this.#channel.join(this);
+    for (const listener of this.#listeners) listener.reset('reconnect');
+  }
+
+  /** @internal Called by the channel. */
+  deliver(message: BusMessage): void {
+    if (!this.#connected || this.#closed) return;
+    for (const listener of this.#listeners) listener.invalidate(message);
+  }
+
+  /** Leaves the channel. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#listeners.clear();
+    this.#channel.leave(this);
+  }
+}

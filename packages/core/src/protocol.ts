@@ -1,0 +1,53 @@
+/**
+ * What an adapter can do; the law suite reads it and checks that the adapter behaves as it says.
+ */
+export interface CacheCapabilities {
+  /** `deletePattern` is supported (otherwise it rejects with `UnsupportedOperationError`). */
+  readonly patternDelete: boolean;
+  /** The resolution at which TTLs are kept: Strata's own adapters keep milliseconds. */
+  readonly ttlPrecision: 'milliseconds' | 'seconds';
+}
+
+/** The items `setMany` accepts: a `Map` or a plain object of key → value. */
+export type CacheItems = Readonly<Record<string, unknown>> | ReadonlyMap<string, unknown>;
+
+/**
+ * The cache port: key-value storage with TTLs, batches and Redis-glob pattern deletion.
+ *
+ * Keys are non-empty, well-formed Unicode strings, treated literally. TTLs are in seconds (fractional allowed,
+ * kept to the millisecond, rounding up); `null`/`undefined` means no expiry. A miss is `undefined`, never an
+ * error; `null` is a value. Values are copied in and out: mutating a value after `set`, or one `get` returned,
+ * never changes what the cache holds. Bad arguments reject with `CacheValidationError` and write nothing; values
+ * the codec cannot round-trip exactly reject with `SerializationError`; backend failures reject with
+ * `CacheUnavailableError`.
+ */
+export interface CacheProtocol {
+  /** Reads `key`: its value, or `undefined` when it is absent or expired. */
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /** Stores `value` under `key` for `ttl` seconds (none: no expiry; an existing expiry is removed). */
+  set(key: string, value: unknown, ttl?: number | null): Promise<void>;
+  /** Removes `key`; removing an absent key is not an error. */
+  delete(key: string): Promise<void>;
+  /** True when `key` is present and not expired. */
+  exists(key: string): Promise<boolean>;
+  /** Reads many keys at once: a map of the present ones, in request order, each key once. */
+  getMany<T = unknown>(keys: readonly string[]): Promise<Map<string, T>>;
+  /** Stores every item with the same `ttl`, exactly as `set` would each; every item is validated before any is written. */
+  setMany(items: CacheItems, ttl?: number | null): Promise<void>;
+  /** Deletes the keys of this cache's namespace that match the Redis glob `pattern`; resolves to how many were deleted. */
+  deletePattern(pattern: string): Promise<number>;
+  /** Remaining time to live of `key` in whole seconds, rounded up (at least 1); `undefined` when absent or without expiry. */
+  ttl(key: string): Promise<number | undefined>;
+  /** Deletes every key of this cache's namespace, and nothing outside it. */
+  clear(): Promise<void>;
+}
+
+/** A `CacheProtocol` that owns resources: `close()` releases what the adapter itself opened. */
+export interface ClosableCache extends CacheProtocol {
+  /** Releases what this adapter opened (never a client it was given); later calls reject with `CacheUnavailableError`. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The runtime token for `CacheProtocol`, for DI containers: `container.get(CacheProtocol)`. */
+export const CacheProtocol: unique symbol = Symbol.for('@strata-cache/core/CacheProtocol');

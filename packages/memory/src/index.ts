@@ -1,0 +1,1 @@
+export { MemoryCacheAdapter, type MemoryCacheAdapterOptions } from './memory-cache-adapter.js';

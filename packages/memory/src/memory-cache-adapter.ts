@@ -1,0 +1,284 @@
+import {
+  assertKey,
+  assertKeys,
+  assertPattern,
+  type CacheCapabilities,
+  type CacheItems,
+  CacheValidationError,
+  type ClosableCache,
+  type Codec,
+  closedError,
+  compileGlob,
+  defaultCodec,
+  msToTtlSeconds,
+  resolveNamespace,
+  toItemEntries,
+  ttlToMs,
+} from '@strata-cache/core';
+import { LRUCache } from 'lru-cache';
+
+/** Options of {@link MemoryCacheAdapter}. */
+export interface MemoryCacheAdapterOptions {
+  /**
+   * The most entries kept; the least recently used is evicted beyond it.
+   * @default 10_000
+   */
+  maxEntries?: number;
+  /**
+   * The most bytes kept, counting the UTF-8 length of each key plus its encoded value; the least recently used
+   * entries are evicted beyond it, and a single entry larger than this is refused.
+   * @default undefined (no byte limit)
+   */
+  maxBytes?: number;
+  /**
+   * The namespace of this cache, a non-empty string without `:`. In memory it only names the cache (each adapter
+   * has its own storage); it exists so that the memory adapter accepts what the Redis one does.
+   * @default 'strata'
+   */
+  namespace?: string;
+  /**
+   * How values are encoded. Values are stored encoded, so what `get` returns has exactly the types a Redis-backed
+   * cache would return, and is never aliased.
+   * @default defaultCodec
+   */
+  codec?: Codec;
+  /**
+   * The clock, in epoch milliseconds; tests inject one to control expiry.
+   * @default Date.now
+   */
+  now?: () => number;
+}
+
+const DEFAULTS = {
+  maxEntries: 10_000,
+  maxBytes: undefined,
+  namespace: undefined,
+  codec: defaultCodec,
+  now: Date.now,
+} as const satisfies Required<{ [K in keyof MemoryCacheAdapterOptions]: unknown }>;
+
+const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(DEFAULTS));
+
+interface Entry {
+  readonly text: string;
+  /** Epoch ms after which the entry is gone (alive while `now <= expiresAt`, as Redis decides); Infinity: never. */
+  readonly expiresAt: number;
+}
+
+// lru-cache clears all its arrays (time proportional to `max`) when its last entry is deleted; a sentinel that no
+// caller can name (keys are non-empty) keeps it from ever becoming empty through a delete.
+const SENTINEL = '';
+const SENTINEL_ENTRY: Entry = { text: '', expiresAt: Number.POSITIVE_INFINITY };
+
+/** Expired entries are swept once this many writes with a TTL have happened (or `size`, if larger). */
+const SWEEP_EVERY_WRITES = 1024;
+
+function positiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    throw new TypeError(`${name} must be an integer`);
+  if (value < 1) throw new RangeError(`${name} must be at least 1 (got ${value})`);
+  return value;
+}
+
+/**
+ * An in-process LRU {@link ClosableCache} on `lru-cache`, answering every call exactly as the Redis adapter would:
+ * the faithful stand-in for Redis in development and tests, and the usual L1 of a `TieredCache`.
+ */
+export class MemoryCacheAdapter implements ClosableCache {
+  /** What this adapter supports. */
+  readonly capabilities: CacheCapabilities = { patternDelete: true, ttlPrecision: 'milliseconds' };
+  /** The namespace this cache was given. */
+  readonly namespace: string;
+  readonly #lru: LRUCache<string, Entry>;
+  readonly #codec: Codec;
+  readonly #now: () => number;
+  readonly #maxBytes: number | undefined;
+  #ttlWrites = 0;
+  #sweepAfter = SWEEP_EVERY_WRITES;
+  #closed = false;
+
+  /**
+   * @throws {TypeError} or {RangeError} for an option of the wrong type or range, or an unknown option.
+   */
+  constructor(options: MemoryCacheAdapterOptions = {}) {
+    for (const name of Object.keys(options)) {
+      if (!OPTION_NAMES.has(name)) throw new TypeError(`Unknown MemoryCacheAdapter option '${name}'`);
+    }
+    const merged = { ...DEFAULTS, ...options };
+    this.namespace = resolveNamespace(merged.namespace);
+    const maxEntries = positiveInteger('maxEntries', merged.maxEntries);
+    this.#maxBytes = merged.maxBytes === undefined ? undefined : positiveInteger('maxBytes', merged.maxBytes);
+    if (typeof merged.now !== 'function')
+      throw new TypeError('now must be a function returning epoch milliseconds');
+    if (typeof merged.codec?.encode !== 'function' || typeof merged.codec.decode !== 'function') {
+      throw new TypeError('codec must have encode() and decode()');
+    }
+    this.#codec = merged.codec;
+    this.#now = merged.now;
+    this.#lru = new LRUCache<string, Entry>({
+      max: maxEntries + 1,
+      ...(this.#maxBytes === undefined
+        ? {}
+        : {
+            maxSize: this.#maxBytes + 1,
+            sizeCalculation: (entry: Entry, key: string) => entrySize(key, entry),
+          }),
+    });
+    this.#lru.set(SENTINEL, SENTINEL_ENTRY);
+  }
+
+  /** Reads `key`: a fresh copy of its value, or `undefined` when absent or expired. */
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    assertKey(key);
+    if (this.#closed) throw closedError('get');
+    const entry = this.#live(key);
+    return entry === undefined ? undefined : (this.#codec.decode(entry.text) as T);
+  }
+
+  /** Stores `value` under `key` for `ttl` seconds. */
+  async set(key: string, value: unknown, ttl?: number | null): Promise<void> {
+    assertKey(key);
+    const ttlMs = ttlToMs(ttl);
+    if (this.#closed) throw closedError('set');
+    this.#write(key, this.#encode(key, value), ttlMs);
+  }
+
+  /** Removes `key`. */
+  async delete(key: string): Promise<void> {
+    assertKey(key);
+    if (this.#closed) throw closedError('delete');
+    this.#remove(key);
+  }
+
+  /** True when `key` is present and not expired. */
+  async exists(key: string): Promise<boolean> {
+    assertKey(key);
+    if (this.#closed) throw closedError('exists');
+    return this.#live(key) !== undefined;
+  }
+
+  /** Reads many keys: the present ones, in request order, each once. */
+  async getMany<T = unknown>(keys: readonly string[]): Promise<Map<string, T>> {
+    assertKeys(keys);
+    if (this.#closed) throw closedError('getMany');
+    const found = new Map<string, T>();
+    for (const key of keys) {
+      if (found.has(key)) continue;
+      const entry = this.#live(key);
+      if (entry !== undefined) found.set(key, this.#codec.decode(entry.text) as T);
+    }
+    return found;
+  }
+
+  /** Stores every item for `ttl` seconds; nothing is written unless every key and value is valid. */
+  async setMany(items: CacheItems, ttl?: number | null): Promise<void> {
+    const entries = toItemEntries(items);
+    const ttlMs = ttlToMs(ttl);
+    if (this.#closed) throw closedError('setMany');
+    const encoded = entries.map(([key, value]) => this.#encode(key, value));
+    for (let i = 0; i < entries.length; i++) this.#write(entries[i]![0], encoded[i]!, ttlMs);
+  }
+
+  /** Deletes the keys matching the Redis glob `pattern`; resolves to how many were deleted. */
+  async deletePattern(pattern: string): Promise<number> {
+    assertPattern(pattern);
+    if (this.#closed) throw closedError('deletePattern');
+    const matches = compileGlob(pattern);
+    const now = this.#now();
+    const doomed: string[] = [];
+    for (const [key, entry] of this.#lru.entries()) {
+      if (key !== SENTINEL && now <= entry.expiresAt && matches(key)) doomed.push(key);
+    }
+    for (const key of doomed) this.#remove(key);
+    return doomed.length;
+  }
+
+  /** Remaining TTL of `key` in whole seconds rounded up; `undefined` when absent or without expiry. */
+  async ttl(key: string): Promise<number | undefined> {
+    assertKey(key);
+    if (this.#closed) throw closedError('ttl');
+    const entry = this.#live(key);
+    if (entry === undefined || entry.expiresAt === Number.POSITIVE_INFINITY) return undefined;
+    return msToTtlSeconds(entry.expiresAt - this.#now());
+  }
+
+  /** Deletes every key of this cache. */
+  async clear(): Promise<void> {
+    if (this.#closed) throw closedError('clear');
+    this.#lru.clear();
+    this.#lru.set(SENTINEL, SENTINEL_ENTRY);
+  }
+
+  /** How many entries are held, expired ones not yet swept included. */
+  get size(): number {
+    return this.#lru.size - (this.#lru.has(SENTINEL) ? 1 : 0);
+  }
+
+  /** How many bytes are held (as counted for `maxBytes`); 0 without a byte limit. */
+  get bytes(): number {
+    return this.#maxBytes === undefined
+      ? 0
+      : Math.max(0, this.#lru.calculatedSize - (this.#lru.has(SENTINEL) ? 1 : 0));
+  }
+
+  /** Drops every entry; later calls reject with `CacheUnavailableError` (code `CACHE_CLOSED`). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#lru.clear();
+  }
+
+  /** Same as {@link MemoryCacheAdapter.close}, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #live(key: string): Entry | undefined {
+    const entry = this.#lru.get(key);
+    if (entry === undefined || this.#now() <= entry.expiresAt) return entry;
+    this.#remove(key);
+    return undefined;
+  }
+
+  #encode(key: string, value: unknown): string {
+    const text = this.#codec.encode(value);
+    if (this.#maxBytes !== undefined && entrySize(key, { text, expiresAt: 0 }) > this.#maxBytes) {
+      throw new CacheValidationError(
+        'value',
+        `key ${JSON.stringify(key)} with its encoded value is larger than maxBytes (${this.#maxBytes})`,
+        'CACHE_VALUE_TOO_LARGE',
+      );
+    }
+    return text;
+  }
+
+  #write(key: string, text: string, ttlMs: number | undefined): void {
+    const expiresAt = ttlMs === undefined ? Number.POSITIVE_INFINITY : this.#now() + ttlMs;
+    this.#lru.set(key, { text, expiresAt });
+    // The sentinel is evicted like any entry once the cache is full; putting it back evicts one more real entry,
+    // which keeps real entries within maxEntries and maxBytes (the LRU itself is one slot and one byte larger).
+    if (!this.#lru.has(SENTINEL)) this.#lru.set(SENTINEL, SENTINEL_ENTRY);
+    if (ttlMs !== undefined && ++this.#ttlWrites >= this.#sweepAfter) this.#sweep();
+  }
+
+  #remove(key: string): void {
+    if (this.#lru.size === 1) this.#lru.set(SENTINEL, SENTINEL_ENTRY);
+    this.#lru.delete(key);
+  }
+
+  /**
+   * Deletes expired entries. It runs after as many TTL writes as there were entries after the last sweep (at
+   * least 1024), so its O(size) cost is amortized O(1) per write and expired entries never accumulate.
+   */
+  #sweep(): void {
+    this.#ttlWrites = 0;
+    const now = this.#now();
+    const expired: string[] = [];
+    for (const [key, entry] of this.#lru.entries()) if (now > entry.expiresAt) expired.push(key);
+    for (const key of expired) this.#remove(key);
+    this.#sweepAfter = Math.max(SWEEP_EVERY_WRITES, this.#lru.size);
+  }
+}
+
+function entrySize(key: string, entry: Entry): number {
+  return key === SENTINEL ? 1 : Buffer.byteLength(key) + Buffer.byteLength(entry.text);
+}

@@ -1,0 +1,103 @@
+import { CacheValidationError, SerializationError } from '@strata-cache/core';
+import { describeCacheProtocol, ManualClock } from '@strata-cache/core/testing';
+import { describe, expect, it } from 'vitest';
+import { MemoryCacheAdapter } from '../src/index.js';
+
+describeCacheProtocol('MemoryCacheAdapter', {
+  clock: 'manual',
+  create: ({ namespace, now }) => new MemoryCacheAdapter({ namespace, now }),
+});
+
+describeCacheProtocol('MemoryCacheAdapter with a byte limit', {
+  clock: 'manual',
+  create: ({ namespace, now }) =>
+    new MemoryCacheAdapter({ namespace, now, maxBytes: 1_000_000, maxEntries: 100 }),
+});
+
+describe('MemoryCacheAdapter specifics', () => {
+  it('works with no options', async () => {
+    const cache = new MemoryCacheAdapter();
+    await cache.set('user:1', { name: 'Ada' }, 60);
+    expect(await cache.get('user:1')).toEqual({ name: 'Ada' });
+    expect(cache.namespace).toBe('strata');
+    await cache.close();
+  });
+
+  it('never holds more than maxEntries, evicting the least recently used', async () => {
+    const cache = new MemoryCacheAdapter({ maxEntries: 1000 });
+    for (let i = 0; i < 100_000; i++) {
+      await cache.set(`k${i}`, i);
+      if (i % 500 === 0) await cache.get('k0');
+    }
+    expect(cache.size).toBe(1000);
+    expect(await cache.get('k0')).toBe(0);
+    expect(await cache.get('k99999')).toBe(99999);
+    expect(await cache.get('k50000')).toBeUndefined();
+  });
+
+  it('never holds more than maxBytes, and refuses a single entry larger than it, keeping the old value', async () => {
+    const cache = new MemoryCacheAdapter({ maxBytes: 10_000, maxEntries: 1_000_000 });
+    for (let i = 0; i < 20_000; i++) {
+      await cache.set(`key-${i}`, 'x'.repeat(i % 50));
+      expect(cache.bytes).toBeLessThanOrEqual(10_000);
+    }
+    await cache.set('big', 'small');
+    const error = await cache.set('big', 'é'.repeat(6_000)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CacheValidationError);
+    expect((error as CacheValidationError).code).toBe('CACHE_VALUE_TOO_LARGE');
+    expect(await cache.get('big')).toBe('small');
+  });
+
+  it('sweeps expired entries, so they never accumulate', async () => {
+    const clock = new ManualClock();
+    const cache = new MemoryCacheAdapter({ maxEntries: 1_000_000, now: clock.now });
+    for (let i = 0; i < 200_000; i++) {
+      await cache.set(`k${i}`, i, 1);
+      clock.advance(1);
+    }
+    // Every key lives 1 s and one is written per ms: about 1000 are alive, plus at most one sweep interval.
+    expect(cache.size).toBeLessThan(5_000);
+  });
+
+  it('deleting the last entry stays cheap with a large maxEntries', async () => {
+    const cache = new MemoryCacheAdapter({ maxEntries: 2_000_000 });
+    const started = performance.now();
+    for (let i = 0; i < 2_000; i++) {
+      await cache.set('only', i);
+      await cache.delete('only');
+    }
+    // lru-cache alone clears its 2M-slot arrays on each of these deletes (seconds in all).
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(cache.size).toBe(0);
+    expect(await cache.get('only')).toBeUndefined();
+  });
+
+  it('refuses bad options at construction', () => {
+    expect(() => new MemoryCacheAdapter({ maxEntries: 0 })).toThrow(RangeError);
+    expect(() => new MemoryCacheAdapter({ maxEntries: 1.5 })).toThrow(TypeError);
+    expect(() => new MemoryCacheAdapter({ maxBytes: -1 })).toThrow(RangeError);
+    expect(() => new MemoryCacheAdapter({ namespace: 'a:b' })).toThrow(RangeError);
+    expect(() => new MemoryCacheAdapter({ namespace: '' })).toThrow(RangeError);
+    expect(() => new MemoryCacheAdapter({ now: 5 as unknown as () => number })).toThrow(TypeError);
+    expect(() => new MemoryCacheAdapter({ maxEntrys: 5 } as never)).toThrow(
+      /Unknown MemoryCacheAdapter option 'maxEntrys'/,
+    );
+  });
+
+  it('refuses values the codec cannot keep exactly, naming where', async () => {
+    const cache = new MemoryCacheAdapter();
+    const error = await cache.set('k', { user: { tags: ['a', () => 1] } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SerializationError);
+    expect((error as SerializationError).path).toBe('$.user.tags[1]');
+  });
+
+  it('supports await using', async () => {
+    let cache: MemoryCacheAdapter | undefined;
+    {
+      await using scoped = new MemoryCacheAdapter();
+      cache = scoped;
+      await scoped.set('k', 1);
+    }
+    await expect(cache.get('k')).rejects.toMatchObject({ code: 'CACHE_CLOSED' });
+  });
+});
