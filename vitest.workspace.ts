@@ -1,13 +1,24 @@
+import { fileURLToPath } from 'node:url';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 
-/** One Vitest project per package; `vitest.config.ts` passes this list to `test.projects`. */
-const PACKAGES = ['core', 'memory', 'redis', 'tiered'] as const;
+/** Provides a standalone Redis, a 3-master Cluster and a Sentinel to the projects that need Redis. */
+const REDIS_SETUP = fileURLToPath(new URL('./packages/redis-testkit/src/global-setup.ts', import.meta.url));
 
-export const projects: TestProjectInlineConfiguration[] = PACKAGES.map((name) => ({
+/** One Vitest project per package; `vitest.config.ts` passes this list to `test.projects`. */
+const PACKAGES: ReadonlyArray<{ name: string; redis?: boolean }> = [
+  { name: 'core' },
+  { name: 'memory' },
+  { name: 'redis-testkit' },
+  { name: 'redis', redis: true },
+  { name: 'tiered', redis: true },
+];
+
+export const projects: TestProjectInlineConfiguration[] = PACKAGES.map(({ name, redis }) => ({
   extends: true,
   test: {
     name,
     root: `packages/${name}`,
     include: ['test/**/*.test.ts'],
+    ...(redis ? { globalSetup: [REDIS_SETUP] } : {}),
   },
 }));

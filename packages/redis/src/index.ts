@@ -1,0 +1,6 @@
+export {
+  RedisCacheAdapter,
+  type RedisCacheAdapterEvents,
+  type RedisCacheAdapterOptions,
+} from './redis-cache-adapter.js';
+export { CLIENT_DEFAULTS, type RedisConnectionOptions } from './redis-connection.js';

@@ -1,0 +1,162 @@
+import { CacheUnavailableError, CacheValidationError, SerializationError } from '@strata-cache/core';
+import { describeCacheProtocol, uniqueNamespace } from '@strata-cache/core/testing';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RedisCacheAdapter } from '../src/index.js';
+
+const redis = inject('redis');
+
+describeCacheProtocol('RedisCacheAdapter (standalone)', {
+  create: ({ namespace }) => new RedisCacheAdapter({ url: redis.url, namespace }),
+});
+
+describeCacheProtocol('RedisCacheAdapter (namespace with glob metacharacters)', {
+  create: ({ namespace }) => new RedisCacheAdapter({ url: redis.url, namespace: `${namespace}*?[x]\\` }),
+});
+
+describeCacheProtocol('RedisCacheAdapter (Cluster, 3 masters)', {
+  create: ({ namespace }) => new RedisCacheAdapter({ cluster: { nodes: redis.cluster.nodes }, namespace }),
+});
+
+describeCacheProtocol('RedisCacheAdapter (Sentinel)', {
+  create: ({ namespace }) =>
+    new RedisCacheAdapter({
+      redisOptions: { sentinels: redis.sentinel.sentinels, name: redis.sentinel.name },
+      namespace,
+    }),
+});
+
+describe('RedisCacheAdapter specifics', () => {
+  let raw: Redis;
+  beforeAll(() => {
+    raw = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    await raw.quit();
+  });
+
+  it('stores plain JSON values as plain JSON text under <namespace>:<key>', async () => {
+    const namespace = uniqueNamespace();
+    const cache = new RedisCacheAdapter({ url: redis.url, namespace });
+    await cache.set('user:1', { name: 'Ada', tags: ['x'], n: 1.5, ok: true, none: null });
+    expect(await raw.get(`${namespace}:user:1`)).toBe(
+      '{"name":"Ada","tags":["x"],"n":1.5,"ok":true,"none":null}',
+    );
+    await cache.set('s', 'plain');
+    expect(await raw.get(`${namespace}:s`)).toBe('"plain"');
+    await cache.set('t', 1, 60);
+    expect(await raw.pttl(`${namespace}:t`)).toBeGreaterThan(59_000);
+    await cache.clear();
+    await cache.close();
+  });
+
+  it('never touches keys outside its namespace, written by anyone', async () => {
+    const namespace = uniqueNamespace();
+    const cache = new RedisCacheAdapter({ url: redis.url, namespace });
+    await raw.set(`${namespace}x:k`, 'foreign');
+    await raw.set(`${namespace}`, 'foreign');
+    await cache.set('k', 1);
+    await cache.clear();
+    expect(await cache.deletePattern('*')).toBe(0);
+    expect(await raw.get(`${namespace}x:k`)).toBe('foreign');
+    expect(await raw.get(namespace)).toBe('foreign');
+    await raw.del(`${namespace}x:k`, namespace);
+    await cache.close();
+  });
+
+  it('reads foreign bytes under its namespace as a SerializationError, never a crash', async () => {
+    const namespace = uniqueNamespace();
+    const cache = new RedisCacheAdapter({ url: redis.url, namespace });
+    await raw.set(`${namespace}:bad`, 'not json {');
+    await raw.set(`${namespace}:tag`, '{"$t":"Nope","v":1}');
+    await expect(cache.get('bad')).rejects.toBeInstanceOf(SerializationError);
+    await expect(cache.get('tag')).rejects.toBeInstanceOf(SerializationError);
+    await expect(cache.getMany(['bad'])).rejects.toBeInstanceOf(SerializationError);
+    expect(await cache.exists('bad')).toBe(true);
+    await cache.clear();
+    await cache.close();
+  });
+
+  it('uses a client it is given and never closes it; closes one it created', async () => {
+    const client = new Redis(redis.url);
+    const given = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
+    await given.set('k', 1);
+    await given.close();
+    expect(await client.ping()).toBe('PONG');
+    await client.quit();
+
+    const owned = new RedisCacheAdapter({ url: redis.url, namespace: uniqueNamespace() });
+    await owned.set('k', 1);
+    await owned.clear();
+    await owned.close();
+    expect(owned.client.status).toBe('end');
+    await expect(owned.get('k')).rejects.toMatchObject({ code: 'CACHE_CLOSED' });
+  });
+
+  it('validates before any round trip', async () => {
+    const cache = new RedisCacheAdapter({ url: redis.url, namespace: uniqueNamespace() });
+    await expect(cache.set('', 1)).rejects.toBeInstanceOf(CacheValidationError);
+    await expect(cache.set('k', 1, 0)).rejects.toBeInstanceOf(CacheValidationError);
+    await expect(cache.set('k', () => 1)).rejects.toBeInstanceOf(SerializationError);
+    await cache.close();
+  });
+
+  it('refuses bad options at construction', () => {
+    expect(() => new RedisCacheAdapter({} as never)).toThrow(TypeError);
+    expect(() => new RedisCacheAdapter({ url: redis.url, commandTimeoutMs: 0 })).toThrow(RangeError);
+    expect(() => new RedisCacheAdapter({ url: redis.url, namespace: 'a:b' })).toThrow(RangeError);
+    expect(() => new RedisCacheAdapter({ url: redis.url, timeout: 5 } as never)).toThrow(
+      /Unknown RedisCacheAdapter option/,
+    );
+    expect(() => new RedisCacheAdapter({ url: redis.url, client: raw })).toThrow(TypeError);
+  });
+});
+
+describe('RedisCacheAdapter on a Cluster', () => {
+  it('getMany costs at most one pipeline per master, with results in request order', async () => {
+    const client = new Cluster(redis.cluster.nodes);
+    const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
+    const keys = Array.from({ length: 200 }, (_, i) => `key-${i}`);
+    await cache.setMany(new Map(keys.map((k, i) => [k, i])));
+    let pipelines = 0;
+    const original = client.pipeline.bind(client);
+    client.pipeline = ((...args: Parameters<Cluster['pipeline']>) => {
+      pipelines++;
+      return original(...args);
+    }) as Cluster['pipeline'];
+    const requested = [...keys].reverse().concat(['missing', 'key-3']);
+    const found = await cache.getMany<number>(requested);
+    expect(pipelines).toBeLessThanOrEqual(client.nodes('master').length);
+    expect([...found.keys()]).toEqual([...keys].reverse());
+    expect(found.get('key-7')).toBe(7);
+    await cache.clear();
+    await cache.close();
+    await client.quit();
+  });
+
+  it('deletePattern and clear reach every master', async () => {
+    const cache = new RedisCacheAdapter({
+      cluster: { nodes: redis.cluster.nodes },
+      namespace: uniqueNamespace(),
+    });
+    const keys = Array.from({ length: 300 }, (_, i) => `user:${i}`);
+    await cache.setMany(new Map(keys.map((k) => [k, 1])));
+    await cache.set('other', 1);
+    expect(await cache.deletePattern('user:*')).toBe(300);
+    expect(await cache.exists('other')).toBe(true);
+    await cache.clear();
+    expect(await cache.exists('other')).toBe(false);
+    await cache.close();
+  });
+
+  it('rejects with CacheUnavailableError, not a hang, when no node is reachable', async () => {
+    const cache = new RedisCacheAdapter({
+      cluster: { nodes: [{ host: '127.0.0.1', port: 1 }] },
+      commandTimeoutMs: 300,
+    });
+    const started = performance.now();
+    await expect(cache.get('k')).rejects.toBeInstanceOf(CacheUnavailableError);
+    expect(performance.now() - started).toBeLessThan(600);
+    await cache.close();
+  });
+});
