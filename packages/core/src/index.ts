@@ -12,6 +12,7 @@ export {
   SequenceTracker,
 } from './bus.js';
 export { CODEC_FORMAT_VERSION, type Codec, defaultCodec, StrataCodec } from './codec.js';
+export { DeadlineSweeper } from './deadline.js';
 export {
   CacheError,
   type CacheErrorCode,
@@ -35,5 +36,13 @@ export {
   toItemEntries,
 } from './keys.js';
 export { LocalBus, LocalBusChannel, type LocalBusChannelOptions, type LocalBusOptions } from './local-bus.js';
-export { type CacheCapabilities, type CacheItems, CacheProtocol, type ClosableCache } from './protocol.js';
+export {
+  type CacheCapabilities,
+  type CacheEntry,
+  type CacheItems,
+  CacheProtocol,
+  type ClosableCache,
+  type EntryReader,
+  readsEntries,
+} from './protocol.js';
 export { MAX_TTL_MS, msToTtlSeconds, ttlToMs } from './ttl.js';

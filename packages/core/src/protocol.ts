@@ -49,5 +49,29 @@ export interface ClosableCache extends CacheProtocol {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** A value with its remaining lifetime, as a lower tier reports it to the tiers above it. */
+export interface CacheEntry<T = unknown> {
+  readonly value: T;
+  /** Remaining time to live in milliseconds (at least 0); `undefined` when the key has no expiry. */
+  readonly ttlMs: number | undefined;
+}
+
+/**
+ * Implemented by adapters that can read a value together with its remaining TTL in one step, so that a tiered
+ * cache fills the tiers above without an extra round trip and never beyond the entry's life.
+ */
+export interface EntryReader {
+  /** Reads `key` with its remaining TTL; `undefined` when absent or expired. */
+  getEntry<T = unknown>(key: string): Promise<CacheEntry<T> | undefined>;
+  /** Reads many keys with their remaining TTLs: the present ones, in request order, each once. */
+  getManyEntries<T = unknown>(keys: readonly string[]): Promise<Map<string, CacheEntry<T>>>;
+}
+
+/** True when `cache` implements {@link EntryReader}. */
+export function readsEntries(cache: CacheProtocol): cache is CacheProtocol & EntryReader {
+  const candidate = cache as Partial<EntryReader>;
+  return typeof candidate.getEntry === 'function' && typeof candidate.getManyEntries === 'function';
+}
+
 /** The runtime token for `CacheProtocol`, for DI containers: `container.get(CacheProtocol)`. */
 export const CacheProtocol: unique symbol = Symbol.for('@strata-cache/core/CacheProtocol');

@@ -3,6 +3,7 @@ import {
   assertKeys,
   assertPattern,
   type CacheCapabilities,
+  type CacheEntry,
   type CacheItems,
   CacheValidationError,
   type ClosableCache,
@@ -10,6 +11,7 @@ import {
   closedError,
   compileGlob,
   defaultCodec,
+  type EntryReader,
   msToTtlSeconds,
   resolveNamespace,
   toItemEntries,
@@ -84,7 +86,7 @@ function positiveInteger(name: string, value: unknown): number {
  * An in-process LRU {@link ClosableCache} on `lru-cache`, answering every call exactly as the Redis adapter would:
  * the faithful stand-in for Redis in development and tests, and the usual L1 of a `TieredCache`.
  */
-export class MemoryCacheAdapter implements ClosableCache {
+export class MemoryCacheAdapter implements ClosableCache, EntryReader {
   /** What this adapter supports. */
   readonly capabilities: CacheCapabilities = { patternDelete: true, ttlPrecision: 'milliseconds' };
   /** The namespace this cache was given. */
@@ -133,6 +135,27 @@ export class MemoryCacheAdapter implements ClosableCache {
     if (this.#closed) throw closedError('get');
     const entry = this.#live(key);
     return entry === undefined ? undefined : (this.#codec.decode(entry.text) as T);
+  }
+
+  /** Reads `key` with its remaining TTL in ms (`undefined`: no expiry); `undefined` when absent or expired. */
+  async getEntry<T = unknown>(key: string): Promise<CacheEntry<T> | undefined> {
+    assertKey(key);
+    if (this.#closed) throw closedError('getEntry');
+    const entry = this.#live(key);
+    return entry === undefined ? undefined : this.#toCacheEntry<T>(entry);
+  }
+
+  /** Reads many keys with their remaining TTLs: the present ones, in request order, each once. */
+  async getManyEntries<T = unknown>(keys: readonly string[]): Promise<Map<string, CacheEntry<T>>> {
+    assertKeys(keys);
+    if (this.#closed) throw closedError('getManyEntries');
+    const found = new Map<string, CacheEntry<T>>();
+    for (const key of keys) {
+      if (found.has(key)) continue;
+      const entry = this.#live(key);
+      if (entry !== undefined) found.set(key, this.#toCacheEntry<T>(entry));
+    }
+    return found;
   }
 
   /** Stores `value` under `key` for `ttl` seconds. */
@@ -237,6 +260,11 @@ export class MemoryCacheAdapter implements ClosableCache {
     if (entry === undefined || this.#now() <= entry.expiresAt) return entry;
     this.#remove(key);
     return undefined;
+  }
+
+  #toCacheEntry<T>(entry: Entry): CacheEntry<T> {
+    const ttlMs = entry.expiresAt === Number.POSITIVE_INFINITY ? undefined : entry.expiresAt - this.#now();
+    return { value: this.#codec.decode(entry.text) as T, ttlMs };
   }
 
   #encode(key: string, value: unknown): string {

@@ -4,3 +4,4 @@ export {
   type RedisCacheAdapterOptions,
 } from './redis-cache-adapter.js';
 export { CLIENT_DEFAULTS, type RedisConnectionOptions } from './redis-connection.js';
+export { busChannel, RedisPubSubBus, type RedisPubSubBusOptions } from './redis-pubsub-bus.js';

@@ -3,11 +3,13 @@ import {
   assertKeys,
   assertPattern,
   type CacheCapabilities,
+  type CacheEntry,
   type CacheItems,
   type ClosableCache,
   type Codec,
   closedError,
   defaultCodec,
+  type EntryReader,
   escapeGlob,
   msToTtlSeconds,
   prefixKey,
@@ -16,9 +18,9 @@ import {
   ttlToMs,
 } from '@strata-cache/core';
 import { EventEmitter } from 'eventemitter3';
-import type { Cluster, Redis } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { CallGuard } from './call-guard.js';
-import { groupByMaster, groupBySlot, masters } from './cluster-routing.js';
+import { groupByMaster, groupBySlot, masters, type SlotGroup } from './cluster-routing.js';
 import { type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
 
 /** Options of {@link RedisCacheAdapter}: how to connect (see {@link RedisConnectionOptions}) plus these. */
@@ -69,7 +71,10 @@ function positiveInteger(name: string, value: unknown): number {
  * The production {@link ClosableCache} on ioredis, for standalone Redis, Sentinel and Cluster alike. One round
  * trip per call where Redis allows it; on a Cluster, batch calls take at most one round trip per master.
  */
-export class RedisCacheAdapter extends EventEmitter<RedisCacheAdapterEvents> implements ClosableCache {
+export class RedisCacheAdapter
+  extends EventEmitter<RedisCacheAdapterEvents>
+  implements ClosableCache, EntryReader
+{
   /** What this adapter supports. */
   readonly capabilities: CacheCapabilities = { patternDelete: true, ttlPrecision: 'milliseconds' };
   /** The namespace keys are stored under. */
@@ -116,6 +121,35 @@ export class RedisCacheAdapter extends EventEmitter<RedisCacheAdapterEvents> imp
     this.#open('get');
     const text = await this.#guard.run('get', () => this.client.get(this.#prefix + key));
     return text === null ? undefined : (this.#codec.decode(text) as T);
+  }
+
+  /** Reads `key` with its remaining TTL in ms: GET and PTTL in one pipeline (one round trip). */
+  async getEntry<T = unknown>(key: string): Promise<CacheEntry<T> | undefined> {
+    assertKey(key);
+    this.#open('getEntry');
+    const found = await this.#guard.run('getEntry', () => this.#readEntries([this.#prefix + key]));
+    const entry = found[0];
+    return entry === undefined
+      ? undefined
+      : { value: this.#codec.decode(entry.text) as T, ttlMs: entry.ttlMs };
+  }
+
+  /** Reads many keys with their remaining TTLs: MGET plus a PTTL per key, one pipeline per master. */
+  async getManyEntries<T = unknown>(keys: readonly string[]): Promise<Map<string, CacheEntry<T>>> {
+    assertKeys(keys);
+    this.#open('getManyEntries');
+    const found = new Map<string, CacheEntry<T>>();
+    if (keys.length === 0) return found;
+    const unique = [...new Set(keys)];
+    const entries = await this.#guard.run('getManyEntries', () =>
+      this.#readEntries(unique.map((k) => this.#prefix + k)),
+    );
+    for (let i = 0; i < unique.length; i++) {
+      const entry = entries[i];
+      if (entry !== undefined)
+        found.set(unique[i]!, { value: this.#codec.decode(entry.text) as T, ttlMs: entry.ttlMs });
+    }
+    return found;
   }
 
   /** Stores `value` for `ttl` seconds (one SET, with PX when there is a TTL). */
@@ -224,23 +258,66 @@ export class RedisCacheAdapter extends EventEmitter<RedisCacheAdapterEvents> imp
 
   async #mget(fullKeys: string[]): Promise<Array<string | null>> {
     if (!this.client.isCluster) return (this.client as Redis).mget(fullKeys);
-    const cluster = this.client as Cluster;
     const result = new Array<string | null>(fullKeys.length).fill(null);
+    for (const { group, replies } of await this.#pipelinedBySlot(fullKeys, (p, keys) => p.mget(keys))) {
+      (replies[0] as Array<string | null>).forEach((v, i) => {
+        result[group.positions[i]!] = v;
+      });
+    }
+    return result;
+  }
+
+  /** Values with remaining TTLs, by position; a key that expired between its GET and PTTL counts as absent. */
+  async #readEntries(
+    fullKeys: string[],
+  ): Promise<Array<{ text: string; ttlMs: number | undefined } | undefined>> {
+    const result = new Array<{ text: string; ttlMs: number | undefined } | undefined>(fullKeys.length);
+    const batches = await this.#pipelinedBySlot(fullKeys, (p, keys) => {
+      p.mget(keys);
+      for (const key of keys) p.pttl(key);
+    });
+    for (const { group, replies } of batches) {
+      const texts = replies[0] as Array<string | null>;
+      texts.forEach((text, i) => {
+        const pttl = replies[i + 1] as number;
+        if (text !== null && pttl !== -2)
+          result[group.positions[i]!] = { text, ttlMs: pttl === -1 ? undefined : pttl };
+      });
+    }
+    return result;
+  }
+
+  /**
+   * Queues `commands` for each hash-slot group of `fullKeys` (one group of all keys on a standalone server) in one
+   * pipeline per master, and returns each group's replies.
+   */
+  async #pipelinedBySlot(
+    fullKeys: string[],
+    commands: (pipeline: ChainableCommander, keys: string[]) => void,
+  ): Promise<Array<{ group: SlotGroup; replies: unknown[] }>> {
+    const batches = this.client.isCluster
+      ? groupByMaster(this.client as Cluster, groupBySlot(fullKeys))
+      : [[{ slot: 0, keys: fullKeys, positions: fullKeys.map((_, i) => i) }]];
+    const results: Array<{ group: SlotGroup; replies: unknown[] }> = [];
     await Promise.all(
-      groupByMaster(cluster, groupBySlot(fullKeys)).map(async (groups) => {
-        const pipeline = cluster.pipeline();
-        for (const group of groups) pipeline.mget(group.keys);
+      batches.map(async (groups) => {
+        const pipeline = this.client.pipeline();
+        const counts = groups.map((group) => {
+          const before = pipeline.length;
+          commands(pipeline, group.keys);
+          return pipeline.length - before;
+        });
         const replies = (await pipeline.exec()) ?? [];
+        let offset = 0;
         groups.forEach((group, g) => {
-          const [error, values] = replies[g] ?? [new Error('no reply'), null];
-          if (error) throw error;
-          (values as Array<string | null>).forEach((v, i) => {
-            result[group.positions[i]!] = v;
-          });
+          const slice = replies.slice(offset, offset + counts[g]!);
+          offset += counts[g]!;
+          for (const [error] of slice) if (error) throw error;
+          results.push({ group, replies: slice.map(([, reply]) => reply) });
         });
       }),
     );
-    return result;
+    return results;
   }
 
   async #msetTransactional(

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BUS_WIRE_VERSION,
+  type BusListener,
+  type BusMessage,
+  type BusResetReason,
+  closedError,
+  DeadlineSweeper,
+  decodeBusMessage,
+  encodeBusMessage,
+  type Invalidation,
+  type InvalidationBus,
+  resolveNamespace,
+  SequenceTracker,
+} from '@strata-cache/core';
+import type { Cluster, Redis } from 'ioredis';
+import { type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
+
+/** Options of {@link RedisPubSubBus}: how to connect (see {@link RedisConnectionOptions}) plus these. */
+export interface RedisPubSubBusOptions extends RedisConnectionOptions {
+  /** Instances with the same namespace hear each other; use the caches' namespace. @default 'strata' */
+  namespace?: string;
+  /** This instance's origin id. @default a random UUID */
+  id?: string;
+  /** How often this instance sends itself a heartbeat through Redis, in ms. @default 1000 */
+  heartbeatMs?: number;
+  /**
+   * When no own heartbeat came back for this long, the subscriber is presumed silently dead (a half-open TCP
+   * connection looks alive): listeners are reset and the subscriber reconnects.
+   * @default 3000
+   */
+  heartbeatTimeoutMs?: number;
+  /** A publish rejects with `CacheUnavailableError` after this many ms. @default 1000 */
+  publishTimeoutMs?: number;
+}
+
+const DEFAULTS = {
+  namespace: undefined,
+  id: undefined,
+  heartbeatMs: 1_000,
+  heartbeatTimeoutMs: 3_000,
+  publishTimeoutMs: 1_000,
+};
+
+/** The channel of a namespace: the wire version is part of it, so a rolling upgrade never mis-parses. */
+export function busChannel(namespace: string): string {
+  return `strata:bus:v${BUS_WIRE_VERSION}:${namespace}`;
+}
+
+function positiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * An {@link InvalidationBus} over Redis pub/sub. It publishes through the given (or its own) client and listens on
+ * a dedicated subscriber connection. Messages carry the sender's id and sequence number; a gap in a sender's
+ * sequence, a reconnect of the subscriber, or a heartbeat that does not come back all tell listeners to `reset`.
+ * Only invalidations travel, never values.
+ */
+export class RedisPubSubBus implements InvalidationBus {
+  readonly id: string;
+  /** The Redis channel in use. */
+  readonly channel: string;
+  readonly #publisher: Redis | Cluster;
+  readonly #ownsPublisher: boolean;
+  readonly #subscriber: Redis | Cluster;
+  readonly #listeners = new Set<BusListener>();
+  readonly #tracker = new SequenceTracker();
+  readonly #deadlines: DeadlineSweeper;
+  readonly #heartbeatTimeoutMs: number;
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+  readonly #live: Promise<void>;
+  #seq = 0;
+  #lastOwnMessageAt = performance.now();
+  #presumedDead = false;
+  #readyOnce = false;
+  #closed = false;
+
+  /** @throws {TypeError} or {RangeError} for bad options. */
+  constructor(options: RedisPubSubBusOptions) {
+    const merged = { ...DEFAULTS, ...options };
+    this.channel = busChannel(resolveNamespace(merged.namespace));
+    this.id = merged.id ?? randomUUID();
+    if (typeof this.id !== 'string' || this.id.length === 0)
+      throw new TypeError('id must be a non-empty string');
+    const heartbeatMs = positiveInteger('heartbeatMs', merged.heartbeatMs);
+    this.#heartbeatTimeoutMs = positiveInteger('heartbeatTimeoutMs', merged.heartbeatTimeoutMs);
+    if (this.#heartbeatTimeoutMs <= heartbeatMs)
+      throw new RangeError('heartbeatTimeoutMs must be longer than heartbeatMs');
+    this.#deadlines = new DeadlineSweeper(positiveInteger('publishTimeoutMs', merged.publishTimeoutMs));
+    const {
+      id: _id,
+      namespace: _ns,
+      heartbeatMs: _h,
+      heartbeatTimeoutMs: _t,
+      publishTimeoutMs: _p,
+      ...connection
+    } = options;
+    const { client, ownsClient } = resolveConnection(connection);
+    this.#publisher = client;
+    this.#ownsPublisher = ownsClient;
+    // The subscriber is always our own connection: a subscribed connection can do nothing else.
+    this.#subscriber = client.isCluster
+      ? (client as Cluster).duplicate(undefined, { redisOptions: { autoResubscribe: false } })
+      : (client as Redis).duplicate({ autoResubscribe: false });
+    this.#subscriber.on('error', (error: Error) => this.#broadcastError(error));
+    if (ownsClient) client.on('error', () => {});
+    this.#subscriber.on('message', (channel: string, text: string) => {
+      if (channel === this.channel) this.#receive(text);
+    });
+    this.#live = new Promise<void>((resolve) => {
+      this.#subscriber.on('ready', () => {
+        void this.#subscribe().then(resolve, (error: unknown) => this.#broadcastError(error));
+      });
+    });
+    this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  /** Broadcasts `invalidation` with PUBLISH; resolves once Redis accepted it. */
+  async publish(invalidation: Invalidation): Promise<void> {
+    if (this.#closed) throw closedError('publish');
+    await this.#send(invalidation);
+  }
+
+  /** Registers `listener`; resolves once the subscription is live (waiting for Redis if it is down). */
+  async subscribe(listener: BusListener): Promise<() => void> {
+    if (this.#closed) throw closedError('subscribe');
+    this.#listeners.add(listener);
+    await this.#live;
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Stops heartbeats, closes the subscriber, and the publisher if this bus created it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    this.#listeners.clear();
+    this.#deadlines.abort((operation) => closedError(operation));
+    const quits = [this.#subscriber, ...(this.#ownsPublisher ? [this.#publisher] : [])].map((client) =>
+      Promise.race([client.quit().catch(() => {}), new Promise((r) => setTimeout(r, 1_000).unref())]).then(
+        () => client.disconnect(),
+      ),
+    );
+    await Promise.all(quits);
+  }
+
+  async #send(invalidation: Invalidation): Promise<void> {
+    const message: BusMessage = { ...invalidation, v: BUS_WIRE_VERSION, origin: this.id, seq: ++this.#seq };
+    const text = encodeBusMessage(message);
+    await this.#deadlines.run('publish', () => this.#publisher.publish(this.channel, text));
+  }
+
+  async #subscribe(): Promise<void> {
+    await this.#subscriber.subscribe(this.channel);
+    this.#lastOwnMessageAt = performance.now();
+    this.#presumedDead = false;
+    // Messages sent while the subscriber was away are gone: only now, with the subscription live again, can the
+    // listeners safely drop what they derived from the ones they missed.
+    if (this.#readyOnce) this.#reset('reconnect');
+    this.#readyOnce = true;
+  }
+
+  #receive(text: string): void {
+    let message: BusMessage;
+    try {
+      message = decodeBusMessage(text);
+    } catch (error) {
+      this.#broadcastError(error);
+      return;
+    }
+    if (message.origin === this.id) {
+      this.#lastOwnMessageAt = performance.now();
+      return;
+    }
+    const inSequence = this.#tracker.accept(message);
+    if (!inSequence) this.#reset('gap');
+    // Heartbeats are invalidations of no key: they only carry the sender's sequence.
+    if (message.kind === 'keys' && message.keys.length === 0) return;
+    for (const listener of this.#listeners) listener.invalidate(message);
+  }
+
+  #beat(): void {
+    if (this.#closed) return;
+    if (
+      !this.#presumedDead &&
+      this.#readyOnce &&
+      performance.now() - this.#lastOwnMessageAt > this.#heartbeatTimeoutMs
+    ) {
+      this.#presumedDead = true;
+      this.#reset('heartbeat');
+      // Drop the (possibly half-open) connection; the reconnect re-subscribes and resets again.
+      this.#subscriber.disconnect(true);
+    }
+    this.#send({ kind: 'keys', keys: [] }).catch(() => {});
+  }
+
+  #reset(reason: BusResetReason): void {
+    this.#tracker.reset();
+    for (const listener of this.#listeners) listener.reset(reason);
+  }
+
+  #broadcastError(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    for (const listener of this.#listeners) listener.error(err);
+  }
+}

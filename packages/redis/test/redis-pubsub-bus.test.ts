@@ -1,0 +1,123 @@
+import type { BusListener, BusMessage, BusResetReason } from '@strata-cache/core';
+import { uniqueNamespace } from '@strata-cache/core/testing';
+import { startRedisServer } from '@strata-cache/redis-testkit';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { busChannel, RedisPubSubBus } from '../src/index.js';
+
+const redis = inject('redis');
+const closers: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+});
+
+function recorder() {
+  const got = { messages: [] as BusMessage[], resets: [] as BusResetReason[], errors: [] as Error[] };
+  const listener: BusListener = {
+    invalidate: (m) => got.messages.push(m),
+    reset: (r) => got.resets.push(r),
+    error: (e) => got.errors.push(e),
+  };
+  return { got, listener };
+}
+
+async function until(check: () => boolean, withinMs = 3_000): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > withinMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function bus(options: ConstructorParameters<typeof RedisPubSubBus>[0]): RedisPubSubBus {
+  const b = new RedisPubSubBus(options);
+  closers.push(() => b.close());
+  return b;
+}
+
+describe('RedisPubSubBus', () => {
+  it('delivers invalidations to the other instances of its namespace only, never back to the sender', async () => {
+    const namespace = uniqueNamespace();
+    const a = bus({ url: redis.url, namespace });
+    const b = bus({ url: redis.url, namespace });
+    const other = bus({ url: redis.url, namespace: `${namespace}x` });
+    const [ra, rb, ro] = [recorder(), recorder(), recorder()];
+    await Promise.all([a.subscribe(ra.listener), b.subscribe(rb.listener), other.subscribe(ro.listener)]);
+    await a.publish({ kind: 'keys', keys: ['k1', 'é*'] });
+    await a.publish({ kind: 'pattern', pattern: 'user:*' });
+    await a.publish({ kind: 'clear' });
+    await until(() => rb.got.messages.length === 3);
+    expect(rb.got.messages.map((m) => [m.kind, m.origin, m.seq])).toEqual([
+      ['keys', a.id, expect.any(Number)],
+      ['pattern', a.id, expect.any(Number)],
+      ['clear', a.id, expect.any(Number)],
+    ]);
+    expect(rb.got.messages[0]).toMatchObject({ keys: ['k1', 'é*'] });
+    expect(ra.got.messages).toEqual([]);
+    expect(ro.got.messages).toEqual([]);
+    expect(rb.got.resets).toEqual([]);
+  });
+
+  it('drops malformed, oversized and foreign messages with an error, and resets on a sequence gap', async () => {
+    const namespace = uniqueNamespace();
+    const b = bus({ url: redis.url, namespace });
+    const rb = recorder();
+    await b.subscribe(rb.listener);
+    const raw = new Redis(redis.url);
+    closers.push(() => raw.quit());
+    const channel = busChannel(namespace);
+    await raw.publish(channel, 'not json');
+    await raw.publish(channel, '{"v":1,"origin":"x","seq":1,"kind":"nuke"}');
+    await raw.publish(
+      channel,
+      `{"v":1,"origin":"x","seq":1,"kind":"keys","keys":["${'k'.repeat(2_000_000)}"]}`,
+    );
+    await raw.publish(channel, '{"v":1,"origin":"x","seq":1,"kind":"keys","keys":["a"]}');
+    await raw.publish(channel, '{"v":1,"origin":"x","seq":2,"kind":"keys","keys":["b"]}');
+    await raw.publish(channel, '{"v":1,"origin":"x","seq":5,"kind":"keys","keys":["c"]}');
+    await until(() => rb.got.messages.length === 3);
+    expect(rb.got.errors).toHaveLength(3);
+    expect(rb.got.messages.map((m) => (m.kind === 'keys' ? m.keys[0] : ''))).toEqual(['a', 'b', 'c']);
+    expect(rb.got.resets).toEqual(['gap']);
+  });
+
+  it('resets its listeners when the subscriber reconnects', async () => {
+    const namespace = uniqueNamespace();
+    const b = bus({ url: redis.url, namespace, heartbeatMs: 100, heartbeatTimeoutMs: 1_000 });
+    const rb = recorder();
+    await b.subscribe(rb.listener);
+    const raw = new Redis(redis.url);
+    closers.push(() => raw.quit());
+    await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await until(() => rb.got.resets.includes('reconnect'));
+    const a = bus({ url: redis.url, namespace });
+    await a.subscribe(recorder().listener);
+    await a.publish({ kind: 'clear' });
+    await until(() => rb.got.messages.length === 1);
+  });
+
+  it('detects a silently dead subscriber by its missing heartbeat, within the timeout', async () => {
+    const server = await startRedisServer();
+    closers.push(() => server.stop());
+    const b = bus({ url: server.url, namespace: 'hb', heartbeatMs: 100, heartbeatTimeoutMs: 400 });
+    const rb = recorder();
+    await b.subscribe(rb.listener);
+    server.pause();
+    const paused = Date.now();
+    try {
+      await until(() => rb.got.resets.includes('heartbeat'), 2_000);
+      expect(Date.now() - paused).toBeLessThan(1_200);
+    } finally {
+      server.resume();
+    }
+    await until(() => rb.got.resets.includes('reconnect'), 5_000);
+  });
+
+  it('refuses bad options', () => {
+    expect(() => new RedisPubSubBus({ url: redis.url, heartbeatMs: 0 })).toThrow(RangeError);
+    expect(() => new RedisPubSubBus({ url: redis.url, heartbeatMs: 500, heartbeatTimeoutMs: 400 })).toThrow(
+      RangeError,
+    );
+    expect(() => new RedisPubSubBus({ url: redis.url, namespace: 'a:b' })).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,542 @@
+import {
+  assertKey,
+  assertKeys,
+  assertPattern,
+  type BusListener,
+  type BusMessage,
+  type BusResetReason,
+  type CacheCapabilities,
+  type CacheEntry,
+  CacheError,
+  type CacheItems,
+  type CacheProtocol,
+  type ClosableCache,
+  closedError,
+  DeadlineSweeper,
+  type Invalidation,
+  type InvalidationBus,
+  readsEntries,
+  toItemEntries,
+  ttlToMs,
+} from '@strata-cache/core';
+import { EventEmitter } from 'eventemitter3';
+import { FillFence } from './fill-fence.js';
+import type { TieredCacheEvents, TieredCacheStats } from './tiered-events.js';
+
+/** A tier with its own settings. */
+export interface TierOptions {
+  readonly cache: CacheProtocol;
+  /** For a tier above the last: the longest any entry lives in it, in seconds. @default the cache's `maxTtl` */
+  readonly maxTtl?: number;
+}
+
+/** Options of {@link TieredCache}. */
+export interface TieredCacheOptions {
+  /** At least two tiers, top first (usually `[memory, redis]`); the last one is authoritative. */
+  tiers: ReadonlyArray<CacheProtocol | TierOptions>;
+  /** Carries invalidations between instances; omit it for a single process. */
+  bus?: InvalidationBus;
+  /**
+   * The longest an entry lives in a tier above the last, in seconds: staleness is bounded by it even if every
+   * invalidation is lost.
+   * @default 60
+   */
+  maxTtl?: number;
+  /**
+   * Calls to the tiers below the top reject with `CacheUnavailableError` after this many ms.
+   * @default 2000 (the Redis adapter's own `commandTimeoutMs`, default 1000, usually answers first)
+   */
+  timeoutMs?: number;
+  /**
+   * When a tier below the top fails on a read: `'degrade'` answers as a miss and emits `error`; `'throw'`
+   * rejects. Writes always reject.
+   * @default 'degrade'
+   */
+  onLowerTierError?: 'degrade' | 'throw';
+}
+
+interface Tier {
+  readonly cache: CacheProtocol;
+  /** For upper tiers: the cap on fills and writes, in ms. */
+  readonly maxTtlMs: number;
+}
+
+const DEFAULTS = { maxTtl: 60, timeoutMs: 2_000, onLowerTierError: 'degrade' } as const;
+
+/**
+ * A {@link CacheProtocol} over several tiers, usually an in-process L1 over Redis, kept coherent across
+ * processes by invalidations over a bus. Reads go down until a hit and fill the tiers above (never longer than
+ * the lower entry lives, nor than `maxTtl`); writes go to the last tier first, then up; every change is
+ * broadcast, and a fill that raced with any change is refused.
+ */
+export class TieredCache extends EventEmitter<TieredCacheEvents> implements ClosableCache {
+  /** What this cache supports: what its last tier supports. */
+  readonly capabilities: CacheCapabilities;
+  readonly #tiers: readonly Tier[];
+  readonly #upper: readonly Tier[];
+  readonly #last: CacheProtocol;
+  readonly #bus: InvalidationBus | undefined;
+  readonly #deadlines: DeadlineSweeper;
+  readonly #degrade: boolean;
+  readonly #fence = new FillFence();
+  readonly #counts = { misses: 0, sets: 0, deletes: 0, sent: 0, received: 0, resets: 0, errors: 0 };
+  readonly #hits: number[];
+  readonly #ready: Promise<void>;
+  /** Upper tiers are neither read nor filled while this is above 0 (subscribing, or dropping them after a reset). */
+  #upperSuspended = 0;
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
+
+  /** @throws {TypeError} or {RangeError} for bad options. */
+  constructor(options: TieredCacheOptions) {
+    super();
+    const merged = { ...DEFAULTS, ...options };
+    const defaultMaxTtlMs = positiveSecondsToMs('maxTtl', merged.maxTtl);
+    if (!Array.isArray(merged.tiers) || merged.tiers.length < 2)
+      throw new TypeError('tiers must list at least two caches');
+    this.#tiers = merged.tiers.map((tier, i) => toTier(tier, i, defaultMaxTtlMs));
+    this.#upper = this.#tiers.slice(0, -1);
+    this.#last = this.#tiers.at(-1)!.cache;
+    if (!['degrade', 'throw'].includes(merged.onLowerTierError))
+      throw new RangeError("onLowerTierError must be 'degrade' or 'throw'");
+    this.#degrade = merged.onLowerTierError === 'degrade';
+    this.#deadlines = new DeadlineSweeper(merged.timeoutMs);
+    this.#hits = this.#tiers.map(() => 0);
+    this.capabilities = (this.#last as { capabilities?: CacheCapabilities }).capabilities ?? {
+      patternDelete: true,
+      ttlPrecision: 'milliseconds',
+    };
+    this.#bus = merged.bus;
+    this.#ready = this.#bus === undefined ? Promise.resolve() : this.#subscribe(this.#bus);
+  }
+
+  /** Resolves once the bus subscription is live (at once without a bus); until then upper tiers are bypassed. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Reads `key` from the first tier that has it, filling the tiers above. */
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    assertKey(key);
+    this.#open('get');
+    if (this.#upperSuspended === 0) {
+      const value = await this.#upperRead('get', 0, () => this.#tiers[0]!.cache.get<T>(key));
+      if (value !== undefined) {
+        this.#hit(key, 0);
+        return value;
+      }
+    }
+    return this.#readBelow<T>(key);
+  }
+
+  /** Writes the last tier, publishes the change, then fills the tiers above (unless the key changed meanwhile). */
+  async set(key: string, value: unknown, ttl?: number | null): Promise<void> {
+    assertKey(key);
+    const ttlMs = ttlToMs(ttl);
+    this.#open('set');
+    await this.#write('set', [key], () => this.#last.set(key, value, ttl), { values: [value], ttlMs });
+    this.#counts.sets++;
+    this.emit('set', { keys: [key] });
+  }
+
+  /** Deletes `key` from every tier and publishes it. */
+  async delete(key: string): Promise<void> {
+    assertKey(key);
+    this.#open('delete');
+    await this.#write('delete', [key], () => this.#last.delete(key), undefined);
+    this.#counts.deletes++;
+    this.emit('delete', { keys: [key] });
+  }
+
+  /** True when any tier holds `key`. */
+  async exists(key: string): Promise<boolean> {
+    assertKey(key);
+    this.#open('exists');
+    if (this.#upperSuspended === 0) {
+      for (const [i, tier] of this.#upper.entries()) {
+        if (await this.#upperRead('exists', i, () => tier.cache.exists(key))) return true;
+      }
+    }
+    return (await this.#lowerRead('exists', () => this.#last.exists(key))) ?? false;
+  }
+
+  /** Reads many keys: each tier is asked once, only for what the tiers above it missed. */
+  async getMany<T = unknown>(keys: readonly string[]): Promise<Map<string, T>> {
+    assertKeys(keys);
+    this.#open('getMany');
+    const unique = [...new Set(keys)];
+    const found = new Map<string, T>();
+    let missing = unique;
+    if (this.#upperSuspended === 0 && missing.length > 0) {
+      const top =
+        (await this.#upperRead('getMany', 0, () => this.#tiers[0]!.cache.getMany<T>(missing))) ??
+        new Map<string, T>();
+      for (const [k, v] of top) {
+        found.set(k, v);
+        this.#hits[0]!++;
+      }
+      missing = missing.filter((k) => !top.has(k));
+    }
+    for (let i = 1; i < this.#tiers.length && missing.length > 0; i++) {
+      const ticket = this.#fence.begin();
+      try {
+        const entries = await this.#readEntries<T>(i, missing);
+        for (const [k, entry] of entries) {
+          found.set(k, entry.value);
+          this.#hits[i]!++;
+          this.#fill(k, entry, i, ticket);
+        }
+        missing = missing.filter((k) => !entries.has(k));
+      } finally {
+        this.#fence.end(ticket);
+      }
+    }
+    this.#counts.misses += missing.length;
+    const ordered = new Map<string, T>();
+    for (const k of unique) if (found.has(k)) ordered.set(k, found.get(k) as T);
+    return ordered;
+  }
+
+  /** Writes every item to the last tier (validated first), publishes them, then fills the tiers above. */
+  async setMany(items: CacheItems, ttl?: number | null): Promise<void> {
+    const entries = toItemEntries(items);
+    const ttlMs = ttlToMs(ttl);
+    this.#open('setMany');
+    if (entries.length === 0) return;
+    const keys = entries.map(([k]) => k);
+    const values = entries.map(([, v]) => v);
+    await this.#write('setMany', keys, () => this.#last.setMany(new Map(entries), ttl), { values, ttlMs });
+    this.#counts.sets += keys.length;
+    this.emit('set', { keys });
+  }
+
+  /** Deletes matching keys in every tier (the count is the last tier's) and publishes the pattern. */
+  async deletePattern(pattern: string): Promise<number> {
+    assertPattern(pattern);
+    this.#open('deletePattern');
+    const count = await this.#globalWrite(
+      'deletePattern',
+      () => this.#last.deletePattern(pattern),
+      (tier) => tier.deletePattern(pattern),
+      { kind: 'pattern', pattern },
+    );
+    this.emit('delete', { pattern });
+    return count;
+  }
+
+  /** Remaining TTL of `key`, from the last (authoritative) tier. */
+  async ttl(key: string): Promise<number | undefined> {
+    assertKey(key);
+    this.#open('ttl');
+    return this.#lowerRead('ttl', () => this.#last.ttl(key));
+  }
+
+  /** Empties every tier (each only within its namespace) and publishes it. */
+  async clear(): Promise<void> {
+    this.#open('clear');
+    await this.#globalWrite(
+      'clear',
+      () => this.#last.clear(),
+      (tier) => tier.clear(),
+      { kind: 'clear' },
+    );
+    this.emit('delete', { all: true });
+  }
+
+  /** Counters since creation. */
+  stats(): TieredCacheStats {
+    const c = this.#counts;
+    return {
+      hits: [...this.#hits],
+      misses: c.misses,
+      sets: c.sets,
+      deletes: c.deletes,
+      invalidationsSent: c.sent,
+      invalidationsReceived: c.received,
+      resets: c.resets,
+      errors: c.errors,
+      fenceRejections: this.#fence.rejections,
+    };
+  }
+
+  /** Unsubscribes from the bus; the tiers and the bus are yours to close (this cache did not open them). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe?.();
+    this.#deadlines.abort((operation) => closedError(operation));
+    this.removeAllListeners();
+  }
+
+  /** Same as {@link TieredCache.close}, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #open(operation: string): void {
+    if (this.#closed) throw closedError(operation);
+  }
+
+  #hit(key: string, tier: number): void {
+    this.#hits[tier]!++;
+    this.emit('hit', { key, tier });
+  }
+
+  #error(operation: string, error: unknown, tier?: number): Error {
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.#counts.errors++;
+    this.emit('error', tier === undefined ? { operation, error: err } : { operation, error: err, tier });
+    return err;
+  }
+
+  /** An upper tier failing is never fatal: it is a miss plus an `error` event. */
+  async #upperRead<R>(operation: string, tier: number, read: () => Promise<R>): Promise<R | undefined> {
+    try {
+      return await read();
+    } catch (error) {
+      if (error instanceof CacheError && error.code.startsWith('CACHE_INVALID')) throw error;
+      this.#error(operation, error, tier);
+      return undefined;
+    }
+  }
+
+  /** Reads a lower tier within the time limit; failures degrade to `undefined` (plus `error`) or reject. */
+  async #lowerRead<R>(
+    operation: string,
+    read: () => Promise<R>,
+    tier = this.#tiers.length - 1,
+  ): Promise<R | undefined> {
+    try {
+      return await this.#deadlines.run(operation, read);
+    } catch (error) {
+      if (error instanceof CacheError && error.code !== 'CACHE_UNAVAILABLE') throw error;
+      this.#error(operation, error, tier);
+      if (this.#degrade) return undefined;
+      throw error;
+    }
+  }
+
+  async #readBelow<T>(key: string): Promise<T | undefined> {
+    const ticket = this.#fence.begin();
+    try {
+      for (let i = 1; i < this.#tiers.length; i++) {
+        const entry = (await this.#readEntries<T>(i, [key])).get(key);
+        if (entry !== undefined) {
+          this.#hit(key, i);
+          this.#fill(key, entry, i, ticket);
+          return entry.value;
+        }
+      }
+    } finally {
+      this.#fence.end(ticket);
+    }
+    this.#counts.misses++;
+    this.emit('miss', { key });
+    return undefined;
+  }
+
+  /** Values with remaining TTLs from tier `i`: in one call when it reads entries, else with a `ttl` per key. */
+  async #readEntries<T>(i: number, keys: readonly string[]): Promise<Map<string, CacheEntry<T>>> {
+    const cache = this.#tiers[i]!.cache;
+    const empty = new Map<string, CacheEntry<T>>();
+    if (readsEntries(cache)) {
+      return (await this.#lowerRead('get', () => cache.getManyEntries<T>(keys), i)) ?? empty;
+    }
+    const values = (await this.#lowerRead('get', () => cache.getMany<T>(keys), i)) ?? new Map<string, T>();
+    const entries = new Map<string, CacheEntry<T>>();
+    for (const [k, value] of values) {
+      const seconds = await this.#lowerRead('ttl', () => cache.ttl(k), i);
+      // Whole seconds rounded up could outlive the entry by up to a second: take one off, so no fill outlives it.
+      entries.set(k, {
+        value,
+        ttlMs: seconds === undefined ? undefined : Math.max(0, seconds * 1000 - 1000),
+      });
+    }
+    return entries;
+  }
+
+  /** Installs `entry` (read from tier `from`) in the tiers above it, if the fence allows. */
+  #fill(key: string, entry: CacheEntry, from: number, ticket: number): void {
+    if (this.#upperSuspended > 0 || !this.#fence.mayFill(key, ticket)) return;
+    for (let i = 0; i < from; i++) this.#put(i, key, entry.value, entry.ttlMs);
+  }
+
+  /** Sets `key` in upper tier `i` for at most its maxTtl; synchronous start, so no invalidation slips between. */
+  #put(i: number, key: string, value: unknown, ttlMs: number | undefined): void {
+    const tier = this.#tiers[i]!;
+    const ms = Math.min(ttlMs ?? Number.POSITIVE_INFINITY, tier.maxTtlMs);
+    if (ms < 1) return;
+    tier.cache.set(key, value, ms / 1000).catch((error: unknown) => {
+      // A value an upper tier cannot hold (too large for its maxBytes) simply is not cached there.
+      if (!(error instanceof CacheError && error.code === 'CACHE_VALUE_TOO_LARGE'))
+        this.#error('fill', error, i);
+      this.#dropUpper([key]);
+    });
+  }
+
+  /**
+   * A write: drop the keys above, write the last tier, publish, then fill above with what was written (for `set`
+   * and `setMany`) if no other change of those keys came in meanwhile. If the last tier fails, its effect is
+   * unknown, so nothing is installed above and the call rejects.
+   */
+  async #write(
+    operation: string,
+    keys: readonly string[],
+    writeLast: () => Promise<void>,
+    fill: { values: readonly unknown[]; ttlMs: number | undefined } | undefined,
+  ): Promise<void> {
+    const tickets = keys.map((k) => this.#fence.beginWrite(k));
+    try {
+      await this.#dropUpper(keys);
+      try {
+        await this.#deadlines.run(operation, writeLast);
+      } catch (error) {
+        throw this.#error(operation, error, this.#tiers.length - 1);
+      }
+      await this.#publish({ kind: 'keys', keys });
+      if (fill === undefined || this.#upperSuspended > 0) return;
+      for (const [k, key] of keys.entries()) {
+        if (!this.#fence.mayFillOwnWrite(key, tickets[k]!)) continue;
+        for (let i = 0; i < this.#upper.length; i++) this.#put(i, key, fill.values[k], fill.ttlMs);
+      }
+    } finally {
+      for (const [k, key] of keys.entries()) this.#fence.endWrite(key, tickets[k]!);
+    }
+  }
+
+  async #globalWrite<R>(
+    operation: string,
+    writeLast: () => Promise<R>,
+    writeUpper: (tier: CacheProtocol) => Promise<unknown>,
+    invalidation: Invalidation,
+  ): Promise<R> {
+    const ticket = this.#fence.beginGlobalWrite();
+    try {
+      const result = await this.#deadlines.run(operation, writeLast).catch((error: unknown) => {
+        throw this.#error(operation, error, this.#tiers.length - 1);
+      });
+      await this.#publish(invalidation);
+      return result;
+    } finally {
+      // Whatever the last tier did, the tiers above must not keep what it may have deleted.
+      await Promise.all(
+        this.#upper.map((tier, i) =>
+          writeUpper(tier.cache).catch((e: unknown) => this.#error(operation, e, i)),
+        ),
+      );
+      this.#fence.endGlobalWrite(ticket);
+    }
+  }
+
+  async #dropUpper(keys: readonly string[]): Promise<void> {
+    await Promise.all(
+      this.#upper.flatMap((tier, i) =>
+        keys.map((k) => tier.cache.delete(k).catch((e: unknown) => this.#error('delete', e, i))),
+      ),
+    );
+  }
+
+  async #publish(invalidation: Invalidation): Promise<void> {
+    if (this.#bus === undefined) return;
+    try {
+      await this.#bus.publish(invalidation);
+      this.#counts.sent++;
+      this.emit('invalidation-sent', invalidation);
+    } catch (error) {
+      // The write itself succeeded; other instances are bounded by maxTtl (and reset when their bus reconnects).
+      this.#error('publish', error);
+    }
+  }
+
+  async #subscribe(bus: InvalidationBus): Promise<void> {
+    this.#upperSuspended++;
+    const listener: BusListener = {
+      invalidate: (message) => this.#onInvalidation(message),
+      reset: (reason) => this.#onReset(reason),
+      error: (error) => this.#error('bus', error),
+    };
+    try {
+      this.#unsubscribe = await bus.subscribe(listener);
+      // Whatever the upper tiers held before the subscription was live may have been invalidated unheard.
+      await this.#clearUpper('subscribe');
+    } catch (error) {
+      this.#error('subscribe', error);
+      return;
+    } finally {
+      this.#upperSuspended--;
+    }
+  }
+
+  #onInvalidation(message: BusMessage): void {
+    if (this.#closed) return;
+    this.#counts.received++;
+    if (message.kind === 'keys') {
+      for (const key of message.keys) this.#fence.touch(key);
+      void this.#dropUpper(message.keys);
+    } else {
+      this.#fence.touchAll();
+      for (const [i, tier] of this.#upper.entries()) {
+        const done =
+          message.kind === 'clear' ? tier.cache.clear() : tier.cache.deletePattern(message.pattern);
+        done.catch((e: unknown) => this.#error('invalidation', e, i));
+      }
+    }
+    this.emit('invalidation-received', message);
+  }
+
+  #onReset(reason: BusResetReason): void {
+    if (this.#closed) return;
+    this.#counts.resets++;
+    this.#upperSuspended++;
+    void this.#clearUpper(reason).finally(() => {
+      this.#upperSuspended--;
+    });
+    this.emit('reset', { reason });
+  }
+
+  async #clearUpper(reason: string): Promise<void> {
+    this.#fence.touchAll();
+    await Promise.all(
+      this.#upper.map((tier, i) =>
+        tier.cache.clear().catch((e: unknown) => this.#error(`reset:${reason}`, e, i)),
+      ),
+    );
+  }
+}
+
+function positiveSecondsToMs(name: string, seconds: unknown): number {
+  if (typeof seconds !== 'number' || !(seconds > 0) || !Number.isFinite(seconds)) {
+    throw new RangeError(`${name} must be a finite number of seconds > 0, got ${String(seconds)}`);
+  }
+  return Math.ceil(seconds * 1000);
+}
+
+function toTier(tier: CacheProtocol | TierOptions, index: number, defaultMaxTtlMs: number): Tier {
+  const options: TierOptions =
+    'cache' in tier && typeof (tier as TierOptions).cache === 'object'
+      ? (tier as TierOptions)
+      : { cache: tier as CacheProtocol };
+  const { cache } = options;
+  for (const method of [
+    'get',
+    'set',
+    'delete',
+    'exists',
+    'getMany',
+    'setMany',
+    'deletePattern',
+    'ttl',
+    'clear',
+  ] as const) {
+    if (typeof (cache as unknown as Record<string, unknown>)?.[method] !== 'function') {
+      throw new TypeError(`tiers[${index}] is not a CacheProtocol (no ${method}())`);
+    }
+  }
+  return {
+    cache,
+    maxTtlMs:
+      options.maxTtl === undefined
+        ? defaultMaxTtlMs
+        : positiveSecondsToMs(`tiers[${index}].maxTtl`, options.maxTtl),
+  };
+}

@@ -1,0 +1,112 @@
+import { LocalBus, LocalBusChannel } from '@strata-cache/core';
+import { describeCacheProtocol } from '@strata-cache/core/testing';
+import { MemoryCacheAdapter } from '@strata-cache/memory';
+import { describe, expect, it } from 'vitest';
+import { TieredCache } from '../src/index.js';
+
+describeCacheProtocol('TieredCache (memory over memory, LocalBus)', {
+  clock: 'manual',
+  create: ({ namespace, now }) =>
+    new TieredCache({
+      tiers: [new MemoryCacheAdapter({ namespace, now }), new MemoryCacheAdapter({ namespace, now })],
+      bus: new LocalBus(),
+      maxTtl: 5,
+    }),
+});
+
+describeCacheProtocol('TieredCache (three memory tiers, no bus)', {
+  clock: 'manual',
+  create: ({ namespace, now }) =>
+    new TieredCache({
+      tiers: [
+        { cache: new MemoryCacheAdapter({ namespace, now }), maxTtl: 2 },
+        { cache: new MemoryCacheAdapter({ namespace, now }), maxTtl: 30 },
+        new MemoryCacheAdapter({ namespace, now }),
+      ],
+    }),
+});
+
+describe('TieredCache specifics', () => {
+  it('serves a hit from L1 and counts it, and fills L1 from L2 on a miss', async () => {
+    const l1 = new MemoryCacheAdapter();
+    const l2 = new MemoryCacheAdapter();
+    const cache = new TieredCache({ tiers: [l1, l2] });
+    await l2.set('k', { v: 1 }, 100);
+    expect(await cache.get('k')).toEqual({ v: 1 });
+    expect(await l1.get('k')).toEqual({ v: 1 });
+    expect(await cache.get('k')).toEqual({ v: 1 });
+    expect(cache.stats().hits).toEqual([1, 1]);
+  });
+
+  it('never fills L1 longer than the L2 entry lives, nor than maxTtl', async () => {
+    const l1 = new MemoryCacheAdapter();
+    const l2 = new MemoryCacheAdapter();
+    const cache = new TieredCache({ tiers: [{ cache: l1, maxTtl: 30 }, l2] });
+    await l2.set('short', 1, 5);
+    await l2.set('forever', 2);
+    await cache.getMany(['short', 'forever']);
+    expect(await l1.ttl('short')).toBe(5);
+    expect(await l1.ttl('forever')).toBe(30);
+    await cache.set('written', 3, 1000);
+    expect(await l1.ttl('written')).toBe(30);
+    expect(await l2.ttl('written')).toBe(1000);
+  });
+
+  it('getMany asks each tier only for what the tiers above missed, in one call', async () => {
+    const l1 = new MemoryCacheAdapter();
+    const l2 = new MemoryCacheAdapter();
+    const asked: string[][] = [];
+    const original = l2.getManyEntries.bind(l2);
+    l2.getManyEntries = (keys) => {
+      asked.push([...keys]);
+      return original(keys);
+    };
+    const cache = new TieredCache({ tiers: [l1, l2] });
+    await l1.set('a', 1);
+    await l2.setMany({ b: 2, c: 3 });
+    const result = await cache.getMany(['c', 'a', 'b', 'z', 'a']);
+    expect([...result]).toEqual([
+      ['c', 3],
+      ['a', 1],
+      ['b', 2],
+    ]);
+    expect(asked).toEqual([['c', 'b', 'z']]);
+  });
+
+  it('broadcasts writes, deletes, patterns and clears to other instances', async () => {
+    const channel = new LocalBusChannel();
+    const l2 = new MemoryCacheAdapter();
+    const a = new TieredCache({ tiers: [new MemoryCacheAdapter(), l2], bus: new LocalBus({ channel }) });
+    const b = new TieredCache({ tiers: [new MemoryCacheAdapter(), l2], bus: new LocalBus({ channel }) });
+    await Promise.all([a.ready(), b.ready()]);
+    await a.set('k', 1);
+    expect(await b.get('k')).toBe(1);
+    await a.set('k', 2);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(await b.get('k')).toBe(2);
+    await b.setMany({ 'user:1': 1, 'user:2': 2 });
+    expect(await a.getMany(['user:1', 'user:2'])).toEqual(
+      new Map([
+        ['user:1', 1],
+        ['user:2', 2],
+      ]),
+    );
+    expect(await b.deletePattern('user:*')).toBe(2);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(await a.get('user:1')).toBeUndefined();
+    await a.clear();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(await b.get('k')).toBeUndefined();
+    expect(a.stats().invalidationsSent).toBe(3);
+    expect(b.stats().invalidationsReceived).toBeGreaterThanOrEqual(2);
+  });
+
+  it('refuses bad options at construction', () => {
+    const m = new MemoryCacheAdapter();
+    expect(() => new TieredCache({ tiers: [m] })).toThrow(TypeError);
+    expect(() => new TieredCache({ tiers: [m, {} as never] })).toThrow(/tiers\[1\] is not a CacheProtocol/);
+    expect(() => new TieredCache({ tiers: [m, m], maxTtl: 0 })).toThrow(RangeError);
+    expect(() => new TieredCache({ tiers: [{ cache: m, maxTtl: -1 }, m] })).toThrow(RangeError);
+    expect(() => new TieredCache({ tiers: [m, m], onLowerTierError: 'ignore' as never })).toThrow(RangeError);
+  });
+});

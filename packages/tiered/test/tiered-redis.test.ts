@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { CacheProtocol } from '@strata-cache/core';
+import { describeCacheProtocol, uniqueNamespace } from '@strata-cache/core/testing';
+import { MemoryCacheAdapter } from '@strata-cache/memory';
+import { RedisCacheAdapter, RedisPubSubBus } from '@strata-cache/redis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { TieredCache } from '../src/index.js';
+
+const redis = inject('redis');
+const resources = new WeakMap<CacheProtocol, Array<{ close(): Promise<void> }>>();
+const opened: Array<{ close(): Promise<void> }> = [];
+afterAll(async () => {
+  for (const r of opened.reverse()) await r.close();
+});
+
+type Topology = { url: string } | { cluster: { nodes: Array<{ host: string; port: number }> } };
+
+function tiered(namespace: string, where: Topology, maxTtl = 60): TieredCache {
+  const l2 = new RedisCacheAdapter({ ...where, namespace });
+  const bus = new RedisPubSubBus({ ...where, namespace });
+  const cache = new TieredCache({ tiers: [new MemoryCacheAdapter({ namespace }), l2], bus, maxTtl });
+  resources.set(cache, [cache, bus, l2]);
+  opened.push(cache, bus, l2);
+  return cache;
+}
+
+const destroy = async (cache: CacheProtocol) => {
+  for (const r of resources.get(cache) ?? []) await r.close();
+};
+
+describeCacheProtocol('TieredCache (memory over Redis, RedisPubSubBus)', {
+  create: ({ namespace }) => tiered(namespace, { url: redis.url }),
+  destroy,
+});
+
+describeCacheProtocol('TieredCache (memory over Redis Cluster, RedisPubSubBus)', {
+  create: ({ namespace }) => tiered(namespace, { cluster: { nodes: redis.cluster.nodes } }),
+  destroy,
+});
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+describe('TieredCache instances over real Redis', () => {
+  it('see each other’s writes, deletes and clears; invalidation lag is measured', async () => {
+    const namespace = uniqueNamespace();
+    const a = tiered(namespace, { url: redis.url });
+    const b = tiered(namespace, { url: redis.url });
+    await Promise.all([a.ready(), b.ready()]);
+    await a.set('k', 0);
+    // The first read may race a's own invalidation (then its fill is refused); within a few reads L1 serves it.
+    for (let i = 0; i < 3; i++) expect(await b.get('k')).toBe(0);
+    expect(b.stats().hits[0]).toBeGreaterThan(0);
+
+    const lags: number[] = [];
+    for (let i = 1; i <= 300; i++) {
+      const received = new Promise<void>((resolve) => b.once('invalidation-received', () => resolve()));
+      const started = performance.now();
+      await a.set('k', i);
+      await received;
+      const value = await b.get('k');
+      lags.push(performance.now() - started);
+      expect(value).toBe(i);
+    }
+    lags.sort((x, y) => x - y);
+    console.log(
+      `invalidation lag A.set -> B reads it (n=300): p50 ${percentile(lags, 0.5).toFixed(3)} ms, p99 ${percentile(lags, 0.99).toFixed(3)} ms`,
+    );
+
+    await b.delete('k');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await a.get('k')).toBeUndefined();
+    await a.setMany({ 'u:1': 1, 'u:2': 2 });
+    expect(await b.getMany(['u:1', 'u:2'])).toEqual(
+      new Map([
+        ['u:1', 1],
+        ['u:2', 2],
+      ]),
+    );
+    await a.clear();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await b.get('u:1')).toBeUndefined();
+  });
+
+  it('two separate Node processes see each other’s writes', async () => {
+    const namespace = uniqueNamespace();
+    const local = tiered(namespace, { url: redis.url });
+    await local.ready();
+    const script = fileURLToPath(new URL('./support/peer-process.ts', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@strata-cache/source', '--import', 'tsx', script, redis.url, namespace],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
+    const lines = createInterface({ input: child.stdout! });
+    const pending = new Map<number, (reply: { result: unknown }) => void>();
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => {
+      ready = r;
+    });
+    lines.on('line', (line) => {
+      const msg = JSON.parse(line) as { event?: string; id?: number; result?: unknown };
+      if (msg.event === 'ready') ready();
+      if (msg.id !== undefined) pending.get(msg.id)?.(msg as { result: unknown });
+    });
+    let nextId = 0;
+    const ask = (op: string, key: string, value?: unknown) =>
+      new Promise<{ result: unknown }>((resolve) => {
+        const id = ++nextId;
+        pending.set(id, resolve);
+        child.stdin!.write(`${JSON.stringify({ id, op, key, value })}\n`);
+      });
+    try {
+      await isReady;
+      await local.set('shared', 'from parent');
+      expect((await ask('get', 'shared')).result).toBe('from parent');
+      expect((await ask('get', 'shared')).result).toBe('from parent');
+      await ask('set', 'shared', 'from child');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await local.get('shared')).toBe('from child');
+      await local.set('shared', 'parent again');
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await ask('get', 'shared')).result).toBe('parent again');
+    } finally {
+      child.stdin!.end(`${JSON.stringify({ id: 0, op: 'exit', key: '' })}\n`);
+      await new Promise((r) => child.once('exit', r));
+    }
+  }, 30_000);
+});
