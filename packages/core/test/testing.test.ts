@@ -47,7 +47,7 @@ describe('the law suite catches broken adapters', () => {
     [
       '? matching two characters',
       { questionMatchesTwo: true },
-      'deletePattern deletes exactly the keys matching the Redis glob and returns how many',
+      'Redis globs match bytes: ? matches one UTF-8 byte, so ?? matches é and ? does not',
       undefined,
     ],
     [
