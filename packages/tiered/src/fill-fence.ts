@@ -19,8 +19,6 @@ export class FillFence {
   /** key → local writes of it in flight. */
   readonly #writing = new Map<string, number>();
   #globalWrites = 0;
-  /** Tickets of writes that began while another write of their key was in flight. */
-  readonly #overlapped = new Set<number>();
   /** How many fills were refused. */
   rejections = 0;
 
@@ -60,12 +58,8 @@ export class FillFence {
 
   /** Marks a local write of `key` as in flight; it touches the key and returns its ticket. */
   beginWrite(key: string): number {
-    const others = this.#writing.get(key) ?? 0;
-    this.#writing.set(key, others + 1);
+    this.#writing.set(key, (this.#writing.get(key) ?? 0) + 1);
     const ticket = this.begin();
-    // The lower tier may apply overlapping writes of one key in any order (several connections, Cluster nodes):
-    // neither can know which value is last, so neither may install its own.
-    if (others > 0) this.#overlapped.add(ticket);
     this.touch(key);
     return ticket;
   }
@@ -75,7 +69,6 @@ export class FillFence {
     const left = (this.#writing.get(key) ?? 1) - 1;
     if (left === 0) this.#writing.delete(key);
     else this.#writing.set(key, left);
-    this.#overlapped.delete(ticket);
     // A read that overlapped this write in any way may have seen the lower tier before it, or between it and
     // another write: stamping the key at the end refuses every such read's fill.
     this.touch(key);
@@ -108,15 +101,16 @@ export class FillFence {
   }
 
   /**
-   * May the value the write holding `ticket` just wrote be installed? Only if no other write of its key overlapped
-   * it and nothing touched the key since it began (its own touch came right after its ticket).
+   * May the value the write holding `ticket` just wrote be installed? The lower tier may apply overlapping writes
+   * of one key in any order (several connections, Cluster nodes), so only if no other write of the key is in
+   * flight and nothing touched the key since this one began (its own touch came right after its ticket; another
+   * write's start or end, or an invalidation, would have touched it since).
    */
   mayFillOwnWrite(key: string, ticket: number): boolean {
     const allowed =
       this.#globalWrites === 0 &&
       this.#epoch < ticket &&
       this.#writing.get(key) === 1 &&
-      !this.#overlapped.has(ticket) &&
       (this.#stamps.get(key) ?? 0) === ticket + 1;
     if (!allowed) this.rejections++;
     return allowed;

@@ -111,6 +111,71 @@ describe('coherence across instances', () => {
   }, 120_000);
 });
 
+/** Replays `ops` under `scheduler` (a fixed interleaving) and checks coherence afterwards. */
+async function replay(s: fc.Scheduler, instances: number, ops: Array<[number, Op]>): Promise<void> {
+  let scheduled = true;
+  const { l2, caches } = cluster(instances, (label) =>
+    scheduled ? s.schedule(Promise.resolve(), label) : Promise.resolve(),
+  );
+  await s.waitFor(Promise.all(caches.map(({ cache }) => cache.ready())));
+  const calls = ops.map(([who, op]) => run(caches[who % instances]!.cache, op));
+  await s.waitFor(Promise.allSettled(calls));
+  await s.waitAll();
+  scheduled = false;
+  await expectCoherent(l2, caches);
+}
+
+describe('regressions: interleavings fc.scheduler found', () => {
+  it('a set and a delete of one key by one instance, applied by L2 in the other order, install nothing', async () => {
+    // Counterexample 1: L2 ran set(ab) before delete(ab), though they were issued the other way round.
+    const s = fc.schedulerFor()`
+      -> [task${3}] promise::getManyEntries(a) request resolved
+      -> [task${6}] promise::getManyEntries(a) reply resolved
+      -> [task${2}] promise::getManyEntries(x) request resolved
+      -> [task${7}] promise::getManyEntries(x) reply resolved
+      -> [task${5}] promise::set(ab) request resolved
+      -> [task${4}] promise::delete(ab) request resolved
+      -> [task${1}] promise::getManyEntries(ab) request resolved
+      -> [task${9}] promise::delete(ab) reply resolved
+      -> [task${11}] promise::bus delivery resolved
+      -> [task${8}] promise::set(ab) reply resolved
+      -> [task${10}] promise::getManyEntries(ab) reply resolved
+      -> [task${12}] promise::bus delivery resolved`;
+    await replay(s, 2, [
+      [1, { m: 'delete', key: 'ab' }],
+      [1, { m: 'set', key: 'ab', value: 1 }],
+      [1, { m: 'get', key: 'ab' }],
+      [1, { m: 'get', key: 'x' }],
+      [1, { m: 'getMany', keys: ['a', 'a'] }],
+    ]);
+  });
+
+  it('a read that starts while two local writes are in flight never installs the value between them', async () => {
+    // Counterexample 2: instance 0's get(a) read L2 after set(a)=0 and before setMany(a='s'), and replied last.
+    const s = fc.schedulerFor()`
+      -> [task${4}] promise::set(b) request resolved
+      -> [task${3}] promise::set(a) request resolved
+      -> [task${2}] promise::getManyEntries(a) request resolved
+      -> [task${1}] promise::exists(x) request resolved
+      -> [task${5}] promise::setMany request resolved
+      -> [task${7}] promise::set(a) reply resolved
+      -> [task${10}] promise::setMany reply resolved
+      -> [task${6}] promise::set(b) reply resolved
+      -> [task${9}] promise::exists(x) reply resolved
+      -> [task${11}] promise::bus delivery resolved
+      -> [task${12}] promise::bus delivery resolved
+      -> [task${8}] promise::getManyEntries(a) reply resolved
+      -> [task${13}] promise::bus delivery resolved`;
+    await replay(s, 2, [
+      [1, { m: 'exists', key: 'x' }],
+      [0, { m: 'get', key: 'a' }],
+      [2, { m: 'set', key: 'a', value: 0 }],
+      [1, { m: 'set', key: 'b', value: null }],
+      [0, { m: 'setMany', items: [['a', 's']] }],
+    ]);
+  });
+});
+
 describe('the classic races, each pinned', () => {
   function pair() {
     const l2 = new MemoryCacheAdapter({ namespace: 'shared' });

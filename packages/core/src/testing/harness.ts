@@ -33,7 +33,7 @@ export interface CacheProtocolSuiteOptions<C extends CacheProtocol = CacheProtoc
 export class ManualClock {
   #now: number;
 
-  constructor(start = Date.UTC(2030, 0, 1)) {
+  constructor(start: number = Date.UTC(2030, 0, 1)) {
     this.#now = start;
   }
 

@@ -16,7 +16,7 @@ interface ModelEntry {
  * so that under a real clock answers that depend on time are accepted within the call's duration.
  */
 export class CacheModel {
-  readonly entries = new Map<string, ModelEntry>();
+  readonly entries: Map<string, ModelEntry> = new Map();
 
   constructor(readonly now: () => number) {}
 
