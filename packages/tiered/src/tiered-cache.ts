@@ -63,6 +63,8 @@ interface Tier {
 
 const DEFAULTS = { maxTtl: 60, timeoutMs: 2_000, onLowerTierError: 'degrade' } as const;
 
+const OPTION_NAMES: ReadonlySet<string> = new Set(['tiers', 'bus', ...Object.keys(DEFAULTS)]);
+
 /**
  * A {@link CacheProtocol} over several tiers, usually an in-process L1 over Redis, kept coherent across
  * processes by invalidations over a bus. Reads go down until a hit and fill the tiers above (never longer than
@@ -90,6 +92,11 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   /** @throws {TypeError} or {RangeError} for bad options. */
   constructor(options: TieredCacheOptions) {
     super();
+    if (options === null || typeof options !== 'object')
+      throw new TypeError('TieredCache needs options with tiers');
+    for (const name of Object.keys(options)) {
+      if (!OPTION_NAMES.has(name)) throw new TypeError(`Unknown TieredCache option '${name}'`);
+    }
     const merged = { ...DEFAULTS, ...options };
     const defaultMaxTtlMs = positiveSecondsToMs('maxTtl', merged.maxTtl);
     if (!Array.isArray(merged.tiers) || merged.tiers.length < 2)
@@ -391,6 +398,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       try {
         await this.#deadlines.run(operation, writeLast);
       } catch (error) {
+        this.#publishUnknownEffect({ kind: 'keys', keys });
         throw this.#error(operation, error, this.#tiers.length - 1);
       }
       await this.#publish({ kind: 'keys', keys });
@@ -413,6 +421,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     const ticket = this.#fence.beginGlobalWrite();
     try {
       const result = await this.#deadlines.run(operation, writeLast).catch((error: unknown) => {
+        this.#publishUnknownEffect(invalidation);
         throw this.#error(operation, error, this.#tiers.length - 1);
       });
       await this.#publish(invalidation);
@@ -446,6 +455,15 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       // The write itself succeeded; other instances are bounded by maxTtl (and reset when their bus reconnects).
       this.#error('publish', error);
     }
+  }
+
+  /**
+   * A write that failed may still be applied later (a command sent before a hang is run when Redis resumes): the
+   * other instances must drop what it touched too. Not awaited, so that a dead bus adds no timeout of its own to
+   * the failed call; if the message is lost as well, the receivers' gap detection or reset covers it.
+   */
+  #publishUnknownEffect(invalidation: Invalidation): void {
+    void this.#publish(invalidation);
   }
 
   async #subscribe(bus: InvalidationBus): Promise<void> {

@@ -108,5 +108,8 @@ describe('TieredCache specifics', () => {
     expect(() => new TieredCache({ tiers: [m, m], maxTtl: 0 })).toThrow(RangeError);
     expect(() => new TieredCache({ tiers: [{ cache: m, maxTtl: -1 }, m] })).toThrow(RangeError);
     expect(() => new TieredCache({ tiers: [m, m], onLowerTierError: 'ignore' as never })).toThrow(RangeError);
+    expect(() => new TieredCache({ tiers: [m, m], maxTTL: 5 } as never)).toThrow(
+      /Unknown TieredCache option 'maxTTL'/,
+    );
   });
 });

@@ -28,6 +28,21 @@ export function batchLaws(): LawGroup {
           ),
       },
       {
+        name: 'getMany answers in request order, not in the order keys were stored',
+        run: async (ctx) => {
+          const cache = await ctx.fresh();
+          await cache.setMany(
+            new Map([
+              ['a', 1],
+              ['b', 2],
+              ['c', 3],
+            ]),
+          );
+          expect([...(await cache.getMany(['c', 'a', 'b'])).keys()]).toEqual(['c', 'a', 'b']);
+          expect([...(await cache.getMany(['b', 'x', 'a', 'b'])).keys()]).toEqual(['b', 'a']);
+        },
+      },
+      {
         name: 'getMany of no keys is an empty map',
         run: async (ctx) => {
           const cache = await ctx.fresh();
