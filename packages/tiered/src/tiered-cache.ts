@@ -77,6 +77,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   readonly #tiers: readonly Tier[];
   readonly #upper: readonly Tier[];
   readonly #last: CacheProtocol;
+  readonly #top: CacheProtocol;
   readonly #bus: InvalidationBus | undefined;
   readonly #deadlines: DeadlineSweeper;
   readonly #degrade: boolean;
@@ -104,6 +105,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     this.#tiers = merged.tiers.map((tier, i) => toTier(tier, i, defaultMaxTtlMs));
     this.#upper = this.#tiers.slice(0, -1);
     this.#last = this.#tiers.at(-1)!.cache;
+    this.#top = this.#tiers[0]!.cache;
     if (!['degrade', 'throw'].includes(merged.onLowerTierError))
       throw new RangeError("onLowerTierError must be 'degrade' or 'throw'");
     this.#degrade = merged.onLowerTierError === 'degrade';
@@ -127,9 +129,16 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     assertKey(key);
     this.#open('get');
     if (this.#upperSuspended === 0) {
-      const value = await this.#upperRead('get', 0, () => this.#tiers[0]!.cache.get<T>(key));
+      // The L1 hit is the hot path: one await, no wrapper.
+      let value: T | undefined;
+      try {
+        value = await this.#top.get<T>(key);
+      } catch (error) {
+        this.#upperFailed('get', error, 0);
+      }
       if (value !== undefined) {
-        this.#hit(key, 0);
+        this.#hits[0]!++;
+        if (this.#observed) this.emit('hit', { key, tier: 0 });
         return value;
       }
     }
@@ -286,7 +295,12 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
 
   #hit(key: string, tier: number): void {
     this.#hits[tier]!++;
-    this.emit('hit', { key, tier });
+    if (this.#observed) this.emit('hit', { key, tier });
+  }
+
+  /** Whether anyone listens for `hit`: building the event object per hit costs on the hot path. */
+  get #observed(): boolean {
+    return this.listenerCount('hit') > 0;
   }
 
   #error(operation: string, error: unknown, tier?: number): Error {
@@ -301,10 +315,14 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     try {
       return await read();
     } catch (error) {
-      if (error instanceof CacheError && error.code.startsWith('CACHE_INVALID')) throw error;
-      this.#error(operation, error, tier);
+      this.#upperFailed(operation, error, tier);
       return undefined;
     }
+  }
+
+  #upperFailed(operation: string, error: unknown, tier: number): void {
+    if (error instanceof CacheError && error.code.startsWith('CACHE_INVALID')) throw error;
+    this.#error(operation, error, tier);
   }
 
   /** Reads a lower tier within the time limit; failures degrade to `undefined` (plus `error`) or reject. */
