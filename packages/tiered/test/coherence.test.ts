@@ -81,37 +81,10 @@ async function expectCoherent(
   }
 }
 
-describe('coherence across instances', () => {
-  it('after every interleaving of concurrent calls and deliveries, every instance reads what L2 holds', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.scheduler(),
-        fc.integer({ min: 2, max: 3 }),
-        fc.array(fc.tuple(fc.nat(2), opArb), { minLength: 1, maxLength: 12 }),
-        async (s, instances, ops) => {
-          let scheduled = true;
-          const { l2, caches } = cluster(instances, (label) =>
-            scheduled ? s.schedule(Promise.resolve(), label) : Promise.resolve(),
-          );
-          const ready = Promise.all(caches.map(({ cache }) => cache.ready()));
-          await s.waitFor(ready);
-          const calls = ops.map(([who, op]) => run(caches[who % instances]!.cache, op));
-          await s.waitFor(Promise.allSettled(calls));
-          await s.waitAll();
-          // Settled: the check's own reads go straight through.
-          scheduled = false;
-          await expectCoherent(l2, caches);
-        },
-      ),
-      {
-        numRuns: Number(process.env.STRATA_FC_RUNS ?? 50) * 4,
-        endOnFailure: process.env.STRATA_FC_SHRINK !== '1',
-      },
-    );
-  }, 120_000);
-});
-
-/** Replays `ops` under `scheduler` (a fixed interleaving) and checks coherence afterwards. */
+/**
+ * Runs `ops` concurrently on the instances, lets the scheduler (random, or a fixed replayed interleaving) order
+ * every L2 request, L2 reply and bus delivery, and checks coherence once everything has settled.
+ */
 async function replay(s: fc.Scheduler, instances: number, ops: Array<[number, Op]>): Promise<void> {
   let scheduled = true;
   const { l2, caches } = cluster(instances, (label) =>
@@ -121,9 +94,27 @@ async function replay(s: fc.Scheduler, instances: number, ops: Array<[number, Op
   const calls = ops.map(([who, op]) => run(caches[who % instances]!.cache, op));
   await s.waitFor(Promise.allSettled(calls));
   await s.waitAll();
+  // Settled: the check's own reads go straight through.
   scheduled = false;
   await expectCoherent(l2, caches);
 }
+
+describe('coherence across instances', () => {
+  it('after every interleaving of concurrent calls and deliveries, every instance reads what L2 holds', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.integer({ min: 2, max: 3 }),
+        fc.array(fc.tuple(fc.nat(2), opArb), { minLength: 1, maxLength: 12 }),
+        (s, instances, ops) => replay(s, instances, ops),
+      ),
+      {
+        numRuns: Number(process.env.STRATA_FC_RUNS ?? 50) * 4,
+        endOnFailure: process.env.STRATA_FC_SHRINK !== '1',
+      },
+    );
+  }, 120_000);
+});
 
 describe('regressions: interleavings fc.scheduler found', () => {
   it('a set and a delete of one key by one instance, applied by L2 in the other order, install nothing', async () => {
