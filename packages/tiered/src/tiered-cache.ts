@@ -15,20 +15,13 @@ import {
   DeadlineSweeper,
   type Invalidation,
   type InvalidationBus,
-  readsEntries,
   toItemEntries,
   ttlToMs,
 } from '@strata-cache/core';
 import { EventEmitter } from 'eventemitter3';
 import { FillFence } from './fill-fence.js';
 import type { TieredCacheEvents, TieredCacheStats } from './tiered-events.js';
-
-/** A tier with its own settings. */
-export interface TierOptions {
-  readonly cache: CacheProtocol;
-  /** For a tier above the last: the longest any entry lives in it, in seconds. @default the cache's `maxTtl` */
-  readonly maxTtl?: number;
-}
+import { positiveSecondsToMs, readEntries, type Tier, type TierOptions, toTier } from './tiers.js';
 
 /** Options of {@link TieredCache}. */
 export interface TieredCacheOptions {
@@ -53,12 +46,6 @@ export interface TieredCacheOptions {
    * @default 'degrade'
    */
   onLowerTierError?: 'degrade' | 'throw';
-}
-
-interface Tier {
-  readonly cache: CacheProtocol;
-  /** For upper tiers: the cap on fills and writes, in ms. */
-  readonly maxTtlMs: number;
 }
 
 const DEFAULTS = { maxTtl: 60, timeoutMs: 2_000, onLowerTierError: 'degrade' } as const;
@@ -360,24 +347,11 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     return undefined;
   }
 
-  /** Values with remaining TTLs from tier `i`: in one call when it reads entries, else with a `ttl` per key. */
-  async #readEntries<T>(i: number, keys: readonly string[]): Promise<Map<string, CacheEntry<T>>> {
-    const cache = this.#tiers[i]!.cache;
-    const empty = new Map<string, CacheEntry<T>>();
-    if (readsEntries(cache)) {
-      return (await this.#lowerRead('get', () => cache.getManyEntries<T>(keys), i)) ?? empty;
-    }
-    const values = (await this.#lowerRead('get', () => cache.getMany<T>(keys), i)) ?? new Map<string, T>();
-    const entries = new Map<string, CacheEntry<T>>();
-    for (const [k, value] of values) {
-      const seconds = await this.#lowerRead('ttl', () => cache.ttl(k), i);
-      // Whole seconds rounded up could outlive the entry by up to a second: take one off, so no fill outlives it.
-      entries.set(k, {
-        value,
-        ttlMs: seconds === undefined ? undefined : Math.max(0, seconds * 1000 - 1000),
-      });
-    }
-    return entries;
+  /** Values with remaining TTLs from tier `i`, within the time limit (see {@link readEntries}). */
+  #readEntries<T>(i: number, keys: readonly string[]): Promise<Map<string, CacheEntry<T>>> {
+    return readEntries<T>(this.#tiers[i]!.cache, keys, (operation, read) =>
+      this.#lowerRead(operation, read, i),
+    );
   }
 
   /** Installs `entry` (read from tier `from`) in the tiers above it, if the fence allows. */
@@ -538,41 +512,4 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       ),
     );
   }
-}
-
-function positiveSecondsToMs(name: string, seconds: unknown): number {
-  if (typeof seconds !== 'number' || !(seconds > 0) || !Number.isFinite(seconds)) {
-    throw new RangeError(`${name} must be a finite number of seconds > 0, got ${String(seconds)}`);
-  }
-  return Math.ceil(seconds * 1000);
-}
-
-function toTier(tier: CacheProtocol | TierOptions, index: number, defaultMaxTtlMs: number): Tier {
-  const options: TierOptions =
-    'cache' in tier && typeof (tier as TierOptions).cache === 'object'
-      ? (tier as TierOptions)
-      : { cache: tier as CacheProtocol };
-  const { cache } = options;
-  for (const method of [
-    'get',
-    'set',
-    'delete',
-    'exists',
-    'getMany',
-    'setMany',
-    'deletePattern',
-    'ttl',
-    'clear',
-  ] as const) {
-    if (typeof (cache as unknown as Record<string, unknown>)?.[method] !== 'function') {
-      throw new TypeError(`tiers[${index}] is not a CacheProtocol (no ${method}())`);
-    }
-  }
-  return {
-    cache,
-    maxTtlMs:
-      options.maxTtl === undefined
-        ? defaultMaxTtlMs
-        : positiveSecondsToMs(`tiers[${index}].maxTtl`, options.maxTtl),
-  };
 }
