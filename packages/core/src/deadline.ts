@@ -21,7 +21,7 @@ export class DeadlineSweeper {
   /** @throws {RangeError} unless `timeoutMs` is a positive integer. */
   constructor(timeoutMs: number) {
     if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1)
-      throw new RangeError(`timeout must be a positive integer of ms, got ${timeoutMs}`);
+      throw new RangeError(`timeoutMs must be a positive integer (milliseconds), got ${timeoutMs}`);
     this.timeoutMs = timeoutMs;
     // Checking a few times per timeout bounds the overshoot to a fraction of it.
     this.#every = Math.max(5, Math.min(100, Math.floor(timeoutMs / 8)));

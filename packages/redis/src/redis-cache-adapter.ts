@@ -21,7 +21,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { CallGuard } from './call-guard.js';
 import { groupByMaster, groupBySlot, masters, type SlotGroup } from './cluster-routing.js';
-import { type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
+import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
 
 /** Options of {@link RedisCacheAdapter}: how to connect (see {@link RedisConnectionOptions}) plus these. */
 export interface RedisCacheAdapterOptions extends RedisConnectionOptions {
@@ -234,17 +234,7 @@ export class RedisCacheAdapter
     if (this.#closed) return;
     this.#closed = true;
     this.#guard.abort((operation) => closedError(operation));
-    if (this.#ownsClient) {
-      const client = this.client;
-      client.removeAllListeners('error');
-      client.on('error', () => {});
-      if (client.status === 'end') return;
-      const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
-      // quit() waits for pending replies; a dead or hung server would make it hang, so disconnect() after a while.
-      client.quit().catch(() => client.disconnect());
-      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
-      client.disconnect();
-    }
+    if (this.#ownsClient) await closeClient(this.client);
   }
 
   /** Same as {@link RedisCacheAdapter.close}, for `await using`. */
@@ -292,6 +282,29 @@ export class RedisCacheAdapter
    * pipeline per master, and returns each group's replies.
    */
   async #pipelinedBySlot(
+    fullKeys: string[],
+    commands: (pipeline: ChainableCommander, keys: string[]) => void,
+  ): Promise<Array<{ group: SlotGroup; replies: unknown[] }>> {
+    try {
+      return await this.#sendBySlot(fullKeys, commands);
+    } catch (error) {
+      // ioredis follows MOVED for single commands, but not for a pipeline whose replies name different slots, and
+      // then never refreshes its slot table: after a failover, batches would fail forever. A redirected command
+      // was not executed, so the batch is sent again on the fresh table.
+      if (!this.client.isCluster || !isRedirection(error)) throw error;
+      await this.#refreshSlots();
+      return this.#sendBySlot(fullKeys, commands);
+    }
+  }
+
+  /** On a Cluster, reloads the slot table (and the set of masters) from a node; never rejects. */
+  #refreshSlots(): Promise<void> {
+    if (!this.client.isCluster) return Promise.resolve();
+    const cluster = this.client as Cluster;
+    return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
+  }
+
+  async #sendBySlot(
     fullKeys: string[],
     commands: (pipeline: ChainableCommander, keys: string[]) => void,
   ): Promise<Array<{ group: SlotGroup; replies: unknown[] }>> {
@@ -345,8 +358,13 @@ export class RedisCacheAdapter
   // SCAN can take many round trips: the time limit applies to each step, not to the whole walk.
   async #guardedScanDelete(operation: string, match: string): Promise<number> {
     let deleted = 0;
-    // Through the guard, so that a Cluster still discovering its nodes is waited for, not seen as having none.
-    const nodes = await this.#guard.run(operation, async () => masters(this.client));
+    // Through the guard, so that a Cluster still discovering its nodes is waited for, not seen as having none. The
+    // slot table is reloaded first: after a failover the client's may still list a dead master and miss its
+    // promoted replica, whose keys SCAN would then never see.
+    const nodes = await this.#guard.run(operation, async () => {
+      await this.#refreshSlots();
+      return masters(this.client);
+    });
     for (const node of nodes) {
       let cursor = '0';
       do {
@@ -372,4 +390,9 @@ export class RedisCacheAdapter
     }
     return deleted;
   }
+}
+
+/** A Cluster redirection (MOVED or ASK): the command was not executed, and the client's slot table is stale. */
+function isRedirection(error: unknown): boolean {
+  return error instanceof Error && /^(?:MOVED|ASK) /.test(error.message);
 }

@@ -59,8 +59,11 @@ export function resolveConnection(options: RedisConnectionOptions): ResolvedConn
   if (cluster !== undefined) {
     if (!Array.isArray(cluster.nodes) || cluster.nodes.length === 0)
       throw new TypeError('cluster.nodes must list startup nodes');
+    // No `enableOfflineQueue: false` for a Cluster: with it, ioredis 6 may reject the first commands of a pipeline
+    // (routed to a node that is still connecting) and accept the rest, and that pipeline is then never sent: its
+    // commands wait on the node's connection for replies, and take those of later commands (values of other
+    // keys). Ioredis queues per node regardless (its pool forces it), and Strata only calls a ready Cluster.
     const clusterOptions: ClusterOptions = {
-      enableOfflineQueue: false,
       clusterRetryStrategy: (times: number) => Math.min(100 * times, 2_000),
       ...cluster.options,
       redisOptions: { ...CLIENT_DEFAULTS, ...cluster.options?.redisOptions },
@@ -81,4 +84,23 @@ export function resolveConnection(options: RedisConnectionOptions): ResolvedConn
   }
   const merged = { ...CLIENT_DEFAULTS, ...redisOptions } as LegacyReplies<RedisOptions>;
   return { client: url === undefined ? new Redis(merged) : new Redis(url, merged), ownsClient: true };
+}
+
+/**
+ * Closes a client Strata created: QUIT (which waits for pending replies), then, if the connection has not ended
+ * within a second (a dead or hung server), disconnect(). Errors during shutdown are swallowed: they are expected.
+ */
+export async function closeClient(client: Redis | Cluster): Promise<void> {
+  client.removeAllListeners('error');
+  client.on('error', () => {});
+  if (client.status === 'end') return;
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  client.quit().catch(() => client.disconnect());
+  let fallback: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([ended, new Promise((resolve) => (fallback = setTimeout(resolve, 1_000).unref()))]);
+  clearTimeout(fallback);
+  // Not after a clean QUIT: on an ended client, disconnect() starts ioredis' 2 s (ref'd) timer waiting for a
+  // socket close that already happened, which would keep the process alive. (TypeScript narrowed `status` before
+  // the await, as if it could not have changed since.)
+  if ((client.status as string) !== 'end') client.disconnect();
 }

@@ -13,8 +13,9 @@ import {
   resolveNamespace,
   SequenceTracker,
 } from '@strata-cache/core';
+import calculateSlot from 'cluster-key-slot';
 import type { Cluster, Redis } from 'ioredis';
-import { type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
+import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
 
 /** Options of {@link RedisPubSubBus}: how to connect (see {@link RedisConnectionOptions}) plus these. */
 export interface RedisPubSubBusOptions extends RedisConnectionOptions {
@@ -41,6 +42,17 @@ const DEFAULTS = {
   heartbeatTimeoutMs: 3_000,
   publishTimeoutMs: 1_000,
 };
+
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'client',
+  'url',
+  'redisOptions',
+  'cluster',
+  ...Object.keys(DEFAULTS),
+]);
+
+/** Statuses of an ioredis connection that has lost its server. */
+const LOST_STATUSES: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
 
 /** The channel of a namespace: the wire version is part of it, so a rolling upgrade never mis-parses. */
 export function busChannel(namespace: string): string {
@@ -74,6 +86,7 @@ export class RedisPubSubBus implements InvalidationBus {
   readonly #heartbeat: ReturnType<typeof setInterval>;
   readonly #live: Promise<void>;
   #seq = 0;
+  #slotsRefreshedAt = Number.NEGATIVE_INFINITY;
   #lastOwnMessageAt = performance.now();
   #presumedDead = false;
   #readyOnce = false;
@@ -81,6 +94,10 @@ export class RedisPubSubBus implements InvalidationBus {
 
   /** @throws {TypeError} or {RangeError} for bad options. */
   constructor(options: RedisPubSubBusOptions) {
+    if (options === null || typeof options !== 'object') throw new TypeError('RedisPubSubBus needs options');
+    for (const name of Object.keys(options)) {
+      if (!OPTION_NAMES.has(name)) throw new TypeError(`Unknown RedisPubSubBus option '${name}'`);
+    }
     const merged = { ...DEFAULTS, ...options };
     this.channel = busChannel(resolveNamespace(merged.namespace));
     this.id = merged.id ?? randomUUID();
@@ -143,18 +160,36 @@ export class RedisPubSubBus implements InvalidationBus {
     clearInterval(this.#heartbeat);
     this.#listeners.clear();
     this.#deadlines.abort((operation) => closedError(operation));
-    const quits = [this.#subscriber, ...(this.#ownsPublisher ? [this.#publisher] : [])].map((client) =>
-      Promise.race([client.quit().catch(() => {}), new Promise((r) => setTimeout(r, 1_000).unref())]).then(
-        () => client.disconnect(),
-      ),
-    );
-    await Promise.all(quits);
+    await Promise.all([this.#subscriber, ...(this.#ownsPublisher ? [this.#publisher] : [])].map(closeClient));
   }
 
   async #send(invalidation: Invalidation): Promise<void> {
     const message: BusMessage = { ...invalidation, v: BUS_WIRE_VERSION, origin: this.id, seq: ++this.#seq };
     const text = encodeBusMessage(message);
-    await this.#deadlines.run('publish', () => this.#publisher.publish(this.channel, text));
+    await this.#deadlines.run('publish', () => this.#publishVia().publish(this.channel, text));
+  }
+
+  /**
+   * Where PUBLISH goes. A Cluster client sends a keyless command to a random node, and each node relays it over its
+   * own link, so one sender's messages would arrive out of order and every reordering would look like a loss (a
+   * reset, which empties the listeners' L1). All of this bus's messages go through one node instead: the master
+   * of the channel's slot.
+   */
+  #publishVia(): Redis | Cluster {
+    if (!this.#publisher.isCluster) return this.#publisher;
+    const cluster = this.#publisher as Cluster;
+    const owner = cluster.slots[calculateSlot(this.channel)]?.[0];
+    const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+    // Pool connections start lazily ('wait') and queue while connecting: only a lost one means a stale table.
+    if (node !== undefined && !LOST_STATUSES.has(node.status)) return node;
+    // After a failover the table still names the dead master, and PUBLISH (keyless) never gets the MOVED reply
+    // that would make ioredis reload it: reload it here (at most every 100 ms); meanwhile any node will do.
+    const now = performance.now();
+    if (now - this.#slotsRefreshedAt > 100) {
+      this.#slotsRefreshedAt = now;
+      cluster.refreshSlotsCache();
+    }
+    return cluster;
   }
 
   async #subscribe(): Promise<void> {

@@ -119,5 +119,8 @@ describe('RedisPubSubBus', () => {
       RangeError,
     );
     expect(() => new RedisPubSubBus({ url: redis.url, namespace: 'a:b' })).toThrow(RangeError);
+    expect(() => new RedisPubSubBus({ url: redis.url, heartbeat: 5 } as never)).toThrow(
+      /Unknown RedisPubSubBus option/,
+    );
   });
 });
