@@ -11,13 +11,25 @@ const PACKAGES: ReadonlyArray<{ name: string; redis?: boolean }> = [
   { name: 'redis-testkit' },
   { name: 'redis', redis: true },
   { name: 'tiered', redis: true },
+  { name: 'reliability', redis: true },
 ];
 
-export const projects: TestProjectInlineConfiguration[] = PACKAGES.map(({ name, redis }) => ({
+/** Projects outside packages/: the demo, the examples, and the packaging check (`root` is their folder). */
+const OTHERS: ReadonlyArray<{ name: string; root: string; redis?: boolean }> = [
+  { name: 'demo', root: 'demo', redis: true },
+  { name: 'example-http-service', root: 'examples/http-service' },
+  { name: 'example-custom-adapter', root: 'examples/custom-adapter' },
+  { name: 'packaging', root: 'packaging' },
+];
+
+export const projects: TestProjectInlineConfiguration[] = [
+  ...PACKAGES.map(({ name, redis }) => ({ name, root: `packages/${name}`, redis })),
+  ...OTHERS,
+].map(({ name, root, redis }) => ({
   extends: true,
   test: {
     name,
-    root: `packages/${name}`,
+    root,
     include: ['test/**/*.test.ts'],
     ...(redis ? { globalSetup: [REDIS_SETUP] } : {}),
   },

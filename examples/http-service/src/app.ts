@@ -1,0 +1,83 @@
+import type { CacheProtocol } from '@strata-cache/core';
+import type { TieredCache } from '@strata-cache/tiered';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Product, ProductStore } from './product-store.js';
+
+/** How long a product stays cached, in seconds (Strata TTLs are always seconds). */
+const PRODUCT_TTL = 300;
+
+const idParams = {
+  type: 'object',
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+  required: ['id'],
+} as const;
+
+const productBody = {
+  type: 'object',
+  properties: { name: { type: 'string', minLength: 1 }, price: { type: 'integer', minimum: 0 } },
+  required: ['name', 'price'],
+  additionalProperties: false,
+} as const;
+
+const productKey = (id: string): string => `product:${id}`;
+
+/**
+ * Cache-aside: read the cache; on a miss, read the store and fill the cache. On a write, write the store, then
+ * delete the cached copy: the next read anywhere fetches the new one, because the delete reaches every copy's L1.
+ */
+export async function readProduct(
+  cache: CacheProtocol,
+  store: ProductStore,
+  id: string,
+): Promise<{ product: Product | undefined; cached: boolean }> {
+  const cached = await cache.get<Product>(productKey(id));
+  if (cached !== undefined) return { product: cached, cached: true };
+  const product = await store.read(id);
+  if (product !== undefined) await cache.set(productKey(id), product, PRODUCT_TTL);
+  return { product, cached: false };
+}
+
+/** The HTTP API: products by id, and the cache's counters. */
+export function buildApp(
+  cache: TieredCache,
+  store: ProductStore,
+  options: FastifyServerOptions = {},
+): FastifyInstance {
+  const app = Fastify(options);
+
+  app.get<{ Params: { id: string } }>(
+    '/products/:id',
+    { schema: { params: idParams } },
+    async (request, reply) => {
+      const { product, cached } = await readProduct(cache, store, request.params.id);
+      reply.header('x-cache', cached ? 'hit' : 'miss');
+      if (product === undefined) return reply.code(404).send({ error: 'not found' });
+      return product;
+    },
+  );
+
+  app.put<{ Params: { id: string }; Body: { name: string; price: number } }>(
+    '/products/:id',
+    { schema: { params: idParams, body: productBody } },
+    async (request) => {
+      const product: Product = { id: request.params.id, ...request.body, updatedAt: new Date() };
+      await store.write(product);
+      await cache.delete(productKey(product.id));
+      return product;
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/products/:id',
+    { schema: { params: idParams } },
+    async (request, reply) => {
+      const existed = await store.delete(request.params.id);
+      await cache.delete(productKey(request.params.id));
+      return reply.code(existed ? 204 : 404).send();
+    },
+  );
+
+  app.get('/cache/stats', async () => ({ ...cache.stats(), storeReads: store.reads }));
+
+  return app;
+}

@@ -1,0 +1,59 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** A product, as the service stores and serves it. */
+export interface Product {
+  readonly id: string;
+  readonly name: string;
+  /** In cents. */
+  readonly price: number;
+  readonly updatedAt: Date;
+}
+
+/**
+ * The service's database: one JSON file per product in a directory that every copy of the service shares. It stands
+ * in for Postgres or the like; what matters is that it is the source of truth, and slower than the cache.
+ */
+export class ProductStore {
+  readonly #dir: string;
+  /** How many reads reached the store: the cache's job is to keep this low. */
+  reads = 0;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  async read(id: string): Promise<Product | undefined> {
+    this.reads++;
+    try {
+      const raw = JSON.parse(await readFile(this.#file(id), 'utf8')) as Omit<Product, 'updatedAt'> & {
+        updatedAt: string;
+      };
+      return { ...raw, updatedAt: new Date(raw.updatedAt) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async write(product: Product): Promise<void> {
+    await mkdir(this.#dir, { recursive: true });
+    const temporary = `${this.#file(product.id)}.${process.pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(product));
+    await rename(temporary, this.#file(product.id));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    try {
+      await rm(this.#file(id));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  #file(id: string): string {
+    return join(this.#dir, `${id}.json`);
+  }
+}
