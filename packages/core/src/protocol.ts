@@ -22,23 +22,63 @@ export type CacheItems = Readonly<Record<string, unknown>> | ReadonlyMap<string,
  * `CacheUnavailableError`.
  */
 export interface CacheProtocol {
-  /** Reads `key`: its value, or `undefined` when it is absent or expired. */
+  /**
+   * Reads `key`: its value, or `undefined` when it is absent or expired.
+   * @throws {CacheValidationError} for an invalid key, before anything is sent.
+   * @throws {SerializationError} when stored data cannot be decoded (not written by this codec).
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   */
   get<T = unknown>(key: string): Promise<T | undefined>;
-  /** Stores `value` under `key` for `ttl` seconds (none: no expiry; an existing expiry is removed). */
+  /**
+   * Stores `value` under `key` for `ttl` seconds (none: no expiry; an existing expiry is removed).
+   * @throws {CacheValidationError} for an invalid key or TTL, before anything is sent.
+   * @throws {SerializationError} for a value the codec cannot round-trip exactly.
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   */
   set(key: string, value: unknown, ttl?: number | null): Promise<void>;
-  /** Removes `key`; removing an absent key is not an error. */
+  /**
+   * Removes `key`; removing an absent key is not an error.
+   * @throws {CacheValidationError} for an invalid key, before anything is sent.
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   */
   delete(key: string): Promise<void>;
-  /** True when `key` is present and not expired. */
+  /**
+   * True when `key` is present and not expired.
+   * @throws {CacheValidationError} for an invalid key, before anything is sent.
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   */
   exists(key: string): Promise<boolean>;
-  /** Reads many keys at once: a map of the present ones, in request order, each key once. */
+  /**
+   * Reads many keys at once: a map of the present ones, in request order, each key once.
+   * @throws {CacheValidationError} for an invalid key list, before anything is sent.
+   * @throws {SerializationError} when stored data cannot be decoded (not written by this codec).
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   */
   getMany<T = unknown>(keys: readonly string[]): Promise<Map<string, T>>;
-  /** Stores every item with the same `ttl`, exactly as `set` would each; every item is validated before any is written. */
+  /**
+   * Stores every item with the same `ttl` (seconds), exactly as `set` would each; every item is validated before any is written.
+   * @throws {CacheValidationError} for an invalid item key or TTL, before anything is sent.
+   * @throws {SerializationError} for a value the codec cannot round-trip exactly.
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   */
   setMany(items: CacheItems, ttl?: number | null): Promise<void>;
-  /** Deletes the keys of this cache's namespace that match the Redis glob `pattern`; resolves to how many were deleted. */
+  /**
+   * Deletes the keys of this cache's namespace that match the Redis glob `pattern`; resolves to how many were deleted.
+   * @throws {CacheValidationError} for an invalid pattern, before anything is sent.
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   * @throws {UnsupportedOperationError} when the adapter's `capabilities.patternDelete` is false.
+   */
   deletePattern(pattern: string): Promise<number>;
-  /** Remaining time to live of `key` in whole seconds, rounded up (at least 1); `undefined` when absent or without expiry. */
+  /**
+   * Remaining time to live of `key` in whole seconds, rounded up (at least 1); `undefined` when absent or without expiry.
+   * @throws {CacheValidationError} for an invalid key, before anything is sent.
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   */
   ttl(key: string): Promise<number | undefined>;
-  /** Deletes every key of this cache's namespace, and nothing outside it. */
+  /**
+   * Deletes every key of this cache's namespace, and nothing outside it.
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   */
   clear(): Promise<void>;
 }
 

@@ -100,7 +100,8 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader {
   #closed = false;
 
   /**
-   * @throws {TypeError} or {RangeError} for an option of the wrong type or range, or an unknown option.
+   * @throws {TypeError} for an unknown option or one of the wrong type.
+   * @throws {RangeError} for an option out of range (a size, a time, a namespace with `:`).
    */
   constructor(options: MemoryCacheAdapterOptions = {}) {
     for (const name of Object.keys(options)) {

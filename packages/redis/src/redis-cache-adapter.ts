@@ -89,7 +89,10 @@ export class RedisCacheAdapter
   readonly #scanCount: number;
   #closed = false;
 
-  /** @throws {TypeError} or {RangeError} for a bad or unknown option. */
+  /**
+   * @throws {TypeError} for an unknown option or one of the wrong type.
+   * @throws {RangeError} for an option out of range (a size, a time, a namespace with `:`).
+   */
   constructor(options: RedisCacheAdapterOptions) {
     super();
     if (options === null || typeof options !== 'object')

@@ -92,7 +92,10 @@ export class RedisPubSubBus implements InvalidationBus {
   #readyOnce = false;
   #closed = false;
 
-  /** @throws {TypeError} or {RangeError} for bad options. */
+  /**
+   * @throws {TypeError} for an unknown option or one of the wrong type.
+   * @throws {RangeError} for an option out of range (a size, a time, a namespace with `:`).
+   */
   constructor(options: RedisPubSubBusOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError('RedisPubSubBus needs options');
     for (const name of Object.keys(options)) {

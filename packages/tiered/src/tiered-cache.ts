@@ -77,7 +77,10 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   #unsubscribe: (() => void) | undefined;
   #closed = false;
 
-  /** @throws {TypeError} or {RangeError} for bad options. */
+  /**
+   * @throws {TypeError} for an unknown option or one of the wrong type.
+   * @throws {RangeError} for an option out of range (a size, a time, a namespace with `:`).
+   */
   constructor(options: TieredCacheOptions) {
     super();
     if (options === null || typeof options !== 'object')
