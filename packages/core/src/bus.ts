@@ -8,12 +8,22 @@ export const MAX_BUS_MESSAGE_LENGTH: number = 1024 * 1024;
 
 /** What an invalidation says: these keys, the keys matching this Redis glob, or every key, may have changed. */
 export type Invalidation =
-  | { readonly kind: 'keys'; readonly keys: readonly string[] }
-  | { readonly kind: 'pattern'; readonly pattern: string }
-  | { readonly kind: 'clear' };
+  | {
+      /** These keys may have changed. */ readonly kind: 'keys';
+      /** The keys (none: a heartbeat). */ readonly keys: readonly string[];
+    }
+  | {
+      /** The keys matching a Redis glob may have changed. */ readonly kind: 'pattern';
+      /** The glob. */ readonly pattern: string;
+    }
+  | {
+      /** Every key may have changed. */
+      readonly kind: 'clear';
+    };
 
 /** An invalidation as it travels: the wire version, the sender's id, and the sender's sequence number. */
 export type BusMessage = Invalidation & {
+  /** The wire format version. */
   readonly v: typeof BUS_WIRE_VERSION;
   /** The id of the sending bus endpoint; an endpoint never receives its own messages. */
   readonly origin: string;
@@ -56,6 +66,7 @@ export function encodeBusMessage(message: BusMessage): string {
 
 /** A bus message that could not be parsed; it is dropped and reported as an `error`. */
 export class MalformedBusMessageError extends CacheError {
+  /** The class name, kept literal so it survives minifying. */
   override name = 'MalformedBusMessageError';
 
   constructor(reason: string, options?: { cause?: unknown }) {

@@ -13,6 +13,7 @@ interface Pending {
  * while calls are pending and never keeps the process alive.
  */
 export class DeadlineSweeper {
+  /** The time limit of every call, in milliseconds. */
   readonly timeoutMs: number;
   readonly #pending = new Set<Pending>();
   readonly #every: number;

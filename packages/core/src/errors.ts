@@ -22,6 +22,7 @@ export interface CacheErrorOptions {
 
 /** Base class of every error a Strata cache rejects with. */
 export class CacheError extends Error {
+  /** The class name, kept literal so it survives minifying. */
   override name = 'CacheError';
   /** A stable machine-readable code. */
   readonly code: CacheErrorCode;
@@ -34,6 +35,7 @@ export class CacheError extends Error {
 
 /** A call argument was refused (bad key, TTL, pattern or items); nothing was written. */
 export class CacheValidationError extends CacheError {
+  /** The class name, kept literal so it survives minifying. */
   override name = 'CacheValidationError';
   /** The name of the refused argument, for example `'key'`, `'ttl'`, `'pattern'` or `'items'`. */
   readonly argument: string;
@@ -46,6 +48,7 @@ export class CacheValidationError extends CacheError {
 
 /** A value the codec cannot round-trip exactly, or stored data the codec cannot read. */
 export class SerializationError extends CacheError {
+  /** The class name, kept literal so it survives minifying. */
   override name = 'SerializationError';
   /** Where inside the value the problem is, as a JSONPath-like string such as `$.user.tags[3]`. */
   readonly path: string;
@@ -58,6 +61,7 @@ export class SerializationError extends CacheError {
 
 /** The backend refused, timed out or is closed; the original failure is in `cause`. */
 export class CacheUnavailableError extends CacheError {
+  /** The class name, kept literal so it survives minifying. */
   override name = 'CacheUnavailableError';
   /** The operation that failed, for example `'get'`. */
   readonly operation: string;
@@ -74,6 +78,7 @@ export class CacheUnavailableError extends CacheError {
 
 /** The adapter does not support this operation (see its `capabilities`). */
 export class UnsupportedOperationError extends CacheError {
+  /** The class name, kept literal so it survives minifying. */
   override name = 'UnsupportedOperationError';
 
   constructor(operation: string, adapter: string) {

@@ -86,11 +86,13 @@ export interface CacheProtocol {
 export interface ClosableCache extends CacheProtocol {
   /** Releases what this adapter opened (never a client it was given); later calls reject with `CacheUnavailableError`. */
   close(): Promise<void>;
+  /** Same as `close()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** A value with its remaining lifetime, as a lower tier reports it to the tiers above it. */
 export interface CacheEntry<T = unknown> {
+  /** The value, decoded (a fresh copy). */
   readonly value: T;
   /** Remaining time to live in milliseconds (at least 0); `undefined` when the key has no expiry. */
   readonly ttlMs: number | undefined;

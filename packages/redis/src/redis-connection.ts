@@ -9,7 +9,10 @@ export interface RedisConnectionOptions {
   /** ioredis options for a client Strata creates (Sentinel: `{ sentinels, name }`); merged over Strata's defaults. */
   redisOptions?: RedisOptions;
   /** Startup nodes (and options) of a Redis Cluster for a client Strata creates and owns. */
-  cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
+  cluster?: {
+    /** Startup nodes: any masters of the Cluster. */ nodes: ClusterNode[];
+    /** ioredis Cluster options, merged over Strata's defaults. */ options?: ClusterOptions;
+  };
 }
 
 // ioredis declares `replyMapping?: Mode | undefined` in its options but not in its constructor overloads, which

@@ -1,4 +1,13 @@
 export { LocalBus, LocalBusChannel, type LocalBusChannelOptions, type LocalBusOptions } from './local-bus.js';
 export { TieredCache, type TieredCacheOptions } from './tiered-cache.js';
-export type { TieredCacheEvents, TieredCacheStats } from './tiered-events.js';
+export type {
+  TieredCacheEvents,
+  TieredCacheStats,
+  TieredDeleteEvent,
+  TieredErrorEvent,
+  TieredHitEvent,
+  TieredMissEvent,
+  TieredResetEvent,
+  TieredSetEvent,
+} from './tiered-events.js';
 export type { TierOptions } from './tiers.js';

@@ -2,6 +2,7 @@ import { type CacheEntry, type CacheProtocol, readsEntries } from '@strata-cache
 
 /** A tier with its own settings. */
 export interface TierOptions {
+  /** The cache of this tier. */
   readonly cache: CacheProtocol;
   /** For a tier above the last: the longest any entry lives in it, in seconds. @default the cache's `maxTtl` */
   readonly maxTtl?: number;

@@ -50,7 +50,9 @@ export class ManualClock {
 export interface LawContext {
   /** The cache under test; it is emptied before every property run by {@link LawContext.fresh}. */
   readonly cache: CacheProtocol;
+  /** Whether the suite moves the adapter's clock (`'manual'`) or real time passes (`'real'`). */
   readonly clock: 'manual' | 'real';
+  /** What the adapter supports. */
   readonly capabilities: CacheCapabilities;
   /** Empties the cache (`clear()`) and returns it; call at the start of each property run. */
   fresh(): Promise<CacheProtocol>;
@@ -74,12 +76,15 @@ export interface Law {
   readonly name: string;
   /** Only for adapters with this capability. */
   readonly requires?: keyof Pick<CacheCapabilities, 'patternDelete'>;
+  /** Checks the law; rejects with an assertion error (carrying fast-check's seed) when it does not hold. */
   run(context: LawContext): Promise<void>;
 }
 
 /** A group of laws, as each file under `laws/` exports one. */
 export interface LawGroup {
+  /** The group's name, e.g. `'ttl'`. */
   readonly name: string;
+  /** Its laws, in the order they run. */
   readonly laws: readonly Law[];
 }
 

@@ -36,7 +36,13 @@ export {
 export { expectSerializationError, expectValidationError } from './expect-error.js';
 export type { CacheFactoryContext, CacheProtocolSuiteOptions, Law, LawContext, LawGroup } from './harness.js';
 export { defaultNumRuns, ManualClock, seedFromEnv } from './harness.js';
-export { type CacheCommandsOptions, CacheModel, cacheCommands } from './model.js';
+export {
+  type CacheCommand,
+  type CacheCommandsOptions,
+  CacheModel,
+  cacheCommands,
+  type ModelEntry,
+} from './model.js';
 
 const FULL_CAPABILITIES: CacheCapabilities = { patternDelete: true, ttlPrecision: 'milliseconds' };
 
@@ -115,7 +121,9 @@ export async function runLaw<C extends CacheProtocol>(
 
 /** The outcome of one law in {@link runCacheProtocolLaws}. */
 export interface LawOutcome {
+  /** The law group's name. */
   readonly group: string;
+  /** The law's name (the fact it states). */
   readonly law: string;
   /** The failure, if the law did not hold. */
   readonly error?: unknown;

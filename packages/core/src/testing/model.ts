@@ -6,8 +6,10 @@ import { ttlToMs } from '../ttl.js';
 import { expectSameValue } from './same-value.js';
 
 /** What the reference model holds for a key: the value as set, and its expiry (epoch ms, inclusive). */
-interface ModelEntry {
+export interface ModelEntry {
+  /** The value as it was set. */
   readonly value: unknown;
+  /** When it stops being live (epoch ms, inclusive); `undefined`: never. */
   readonly expiresAt: number | undefined;
 }
 
@@ -16,8 +18,10 @@ interface ModelEntry {
  * so that under a real clock answers that depend on time are accepted within the call's duration.
  */
 export class CacheModel {
+  /** Every key set and not deleted (expired ones are dropped when read). */
   readonly entries: Map<string, ModelEntry> = new Map();
 
+  /** @param now the clock, in epoch milliseconds (the adapter's). */
   constructor(readonly now: () => number) {}
 
   #alive(key: string, at: number): ModelEntry | undefined {
@@ -30,28 +34,34 @@ export class CacheModel {
     return entry;
   }
 
+  /** The live entry of `key`, if any. */
   get(key: string): ModelEntry | undefined {
     return this.#alive(key, this.now());
   }
 
+  /** Records `set(key, value, ttl)` issued at `at` (epoch ms); `ttl` in seconds. */
   set(key: string, value: unknown, ttl: number | undefined, at: number): void {
     const ms = ttlToMs(ttl);
     this.entries.set(key, { value, expiresAt: ms === undefined ? undefined : at + ms });
   }
 
+  /** Records `delete(key)`; true when the key was live. */
   delete(key: string): boolean {
     const present = this.get(key) !== undefined;
     this.entries.delete(key);
     return present;
   }
 
+  /** Every live key. */
   live(): string[] {
     return [...this.entries.keys()].filter((k) => this.get(k) !== undefined);
   }
 }
 
+/** One call of the model-based run, checked against {@link CacheModel}. */
+export type CacheCommand = fc.AsyncCommand<CacheModel, CacheProtocol, false>;
 type Real = CacheProtocol;
-type Cmd = fc.AsyncCommand<CacheModel, Real, false>;
+type Cmd = CacheCommand;
 
 class GetCommand implements Cmd {
   constructor(readonly key: string) {}
@@ -180,8 +190,11 @@ class ElapseCommand implements Cmd {
 
 /** How {@link cacheCommands} builds its command mix. */
 export interface CacheCommandsOptions {
+  /** The keys calls use (a small set makes calls collide). */
   readonly keys: fc.Arbitrary<string>;
+  /** The values `set` and `setMany` write. */
   readonly values: fc.Arbitrary<unknown>;
+  /** The globs `deletePattern` uses. */
   readonly patterns: fc.Arbitrary<string>;
   /** TTLs in seconds (undefined: none). */
   readonly ttls: fc.Arbitrary<number | undefined>;
@@ -189,6 +202,7 @@ export interface CacheCommandsOptions {
   readonly patternDelete: boolean;
   /** Moves time (manual clocks only); omitted under a real clock. */
   readonly elapse?: (ms: number) => Promise<void>;
+  /** The most calls in one run. @default 40 */
   readonly maxCommands?: number;
 }
 
