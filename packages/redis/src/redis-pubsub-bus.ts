@@ -85,6 +85,8 @@ export class RedisPubSubBus implements InvalidationBus {
   readonly #heartbeatTimeoutMs: number;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   readonly #live: Promise<void>;
+  /** How every message this bus publishes begins (see `#send`). */
+  readonly #ownPrefix: string;
   #seq = 0;
   #slotsRefreshedAt = Number.NEGATIVE_INFINITY;
   #lastOwnMessageAt = performance.now();
@@ -106,6 +108,7 @@ export class RedisPubSubBus implements InvalidationBus {
     this.id = merged.id ?? randomUUID();
     if (typeof this.id !== 'string' || this.id.length === 0)
       throw new TypeError('id must be a non-empty string');
+    this.#ownPrefix = `{"v":${BUS_WIRE_VERSION},"origin":${JSON.stringify(this.id)},`;
     const heartbeatMs = positiveInteger('heartbeatMs', merged.heartbeatMs);
     this.#heartbeatTimeoutMs = positiveInteger('heartbeatTimeoutMs', merged.heartbeatTimeoutMs);
     if (this.#heartbeatTimeoutMs <= heartbeatMs)
@@ -167,7 +170,8 @@ export class RedisPubSubBus implements InvalidationBus {
   }
 
   async #send(invalidation: Invalidation): Promise<void> {
-    const message: BusMessage = { ...invalidation, v: BUS_WIRE_VERSION, origin: this.id, seq: ++this.#seq };
+    // Version and origin first, so that receivers recognise their own messages by prefix, without parsing them.
+    const message: BusMessage = { v: BUS_WIRE_VERSION, origin: this.id, seq: ++this.#seq, ...invalidation };
     const text = encodeBusMessage(message);
     await this.#deadlines.run('publish', () => this.#publishVia().publish(this.channel, text));
   }
@@ -206,6 +210,11 @@ export class RedisPubSubBus implements InvalidationBus {
   }
 
   #receive(text: string): void {
+    // Every instance hears its own publishes (heartbeats included): recognise them without a JSON.parse.
+    if (text.startsWith(this.#ownPrefix)) {
+      this.#lastOwnMessageAt = performance.now();
+      return;
+    }
     let message: BusMessage;
     try {
       message = decodeBusMessage(text);
@@ -213,10 +222,7 @@ export class RedisPubSubBus implements InvalidationBus {
       this.#broadcastError(error);
       return;
     }
-    if (message.origin === this.id) {
-      this.#lastOwnMessageAt = performance.now();
-      return;
-    }
+    if (message.origin === this.id) return;
     const inSequence = this.#tracker.accept(message);
     if (!inSequence) this.#reset('gap');
     // Heartbeats are invalidations of no key: they only carry the sender's sequence.

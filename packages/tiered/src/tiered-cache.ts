@@ -21,7 +21,7 @@ import {
 import { EventEmitter } from 'eventemitter3';
 import { FillFence } from './fill-fence.js';
 import type { TieredCacheEvents, TieredCacheStats } from './tiered-events.js';
-import { positiveSecondsToMs, readEntries, type Tier, type TierOptions, toTier } from './tiers.js';
+import { positiveSecondsToMs, readEntries, readEntry, type Tier, type TierOptions, toTier } from './tiers.js';
 
 /** Options of {@link TieredCache}. */
 export interface TieredCacheOptions {
@@ -335,7 +335,9 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     const ticket = this.#fence.begin();
     try {
       for (let i = 1; i < this.#tiers.length; i++) {
-        const entry = (await this.#readEntries<T>(i, [key])).get(key);
+        const entry = await readEntry<T>(this.#tiers[i]!.cache, key, (operation, read) =>
+          this.#lowerRead(operation, read, i),
+        );
         if (entry !== undefined) {
           this.#hit(key, i);
           this.#fill(key, entry, i, ticket);

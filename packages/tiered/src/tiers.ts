@@ -82,3 +82,13 @@ export async function readEntries<T>(
   }
   return entries;
 }
+
+/** One key's value with its remaining TTL from `cache` (see {@link readEntries}); the single-key hot path. */
+export async function readEntry<T>(
+  cache: CacheProtocol,
+  key: string,
+  guarded: GuardedRead,
+): Promise<CacheEntry<T> | undefined> {
+  if (readsEntries(cache)) return guarded('get', () => cache.getEntry<T>(key));
+  return (await readEntries<T>(cache, [key], guarded)).get(key);
+}
