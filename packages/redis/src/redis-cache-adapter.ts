@@ -126,17 +126,18 @@ export class RedisCacheAdapter
     return text === null ? undefined : (this.#codec.decode(text) as T);
   }
 
-  /** Reads `key` with its remaining TTL in ms: GET and PTTL back to back (one round trip). */
+  /** Reads `key` with its remaining TTL in ms: MGET and PTTL back to back (one round trip). */
   async getEntry<T = unknown>(key: string): Promise<CacheEntry<T> | undefined> {
     assertKey(key);
     this.#open('getEntry');
     const full = this.#prefix + key;
     // Two commands issued back to back on one connection: one round trip, run in order, and none of the per-call
     // allocations of an ioredis Pipeline (the L2 hit is a hot path). A key that expired between the two is absent.
-    const [text, pttl] = await this.#guard.run('getEntry', () =>
-      Promise.all([this.client.get(full), this.client.pttl(full)]),
+    // MGET, not GET, like getManyEntries: a key of another type (written by someone else) reads as absent.
+    const [[text], pttl] = await this.#guard.run('getEntry', () =>
+      Promise.all([this.client.mget(full), this.client.pttl(full)]),
     );
-    if (text === null || pttl === -2) return undefined;
+    if (text === null || text === undefined || pttl === -2) return undefined;
     return { value: this.#codec.decode(text) as T, ttlMs: pttl === -1 ? undefined : pttl };
   }
 
