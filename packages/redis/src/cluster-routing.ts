@@ -1,5 +1,5 @@
-import calculateSlot from 'cluster-key-slot';
 import type { Cluster, Redis } from 'ioredis';
+import { keySlot } from './key-slot.js';
 
 /** Keys of one hash slot, with their positions in the caller's list. */
 export interface SlotGroup {
@@ -13,7 +13,7 @@ export function groupBySlot(keys: readonly string[]): SlotGroup[] {
   const groups = new Map<number, SlotGroup>();
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    const slot = calculateSlot(key);
+    const slot = keySlot(key);
     let group = groups.get(slot);
     if (group === undefined) {
       group = { slot, keys: [], positions: [] };

@@ -13,8 +13,8 @@ import {
   resolveNamespace,
   SequenceTracker,
 } from '@strata-cache/core';
-import calculateSlot from 'cluster-key-slot';
 import type { Cluster, Redis } from 'ioredis';
+import { keySlot } from './key-slot.js';
 import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
 
 /** Options of {@link RedisPubSubBus}: how to connect (see {@link RedisConnectionOptions}) plus these. */
@@ -185,7 +185,7 @@ export class RedisPubSubBus implements InvalidationBus {
   #publishVia(): Redis | Cluster {
     if (!this.#publisher.isCluster) return this.#publisher;
     const cluster = this.#publisher as Cluster;
-    const owner = cluster.slots[calculateSlot(this.channel)]?.[0];
+    const owner = cluster.slots[keySlot(this.channel)]?.[0];
     const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
     // Pool connections start lazily ('wait') and queue while connecting: only a lost one means a stale table.
     if (node !== undefined && !LOST_STATUSES.has(node.status)) return node;
