@@ -36,6 +36,7 @@ export {
   toItemEntries,
 } from './keys.js';
 export { LocalBus, LocalBusChannel, type LocalBusChannelOptions, type LocalBusOptions } from './local-bus.js';
+export { assertOptionNames, positiveIntegerOption } from './options.js';
 export {
   type CacheCapabilities,
   type CacheEntry,

@@ -1,6 +1,7 @@
 import {
   assertKey,
   assertKeys,
+  assertOptionNames,
   assertPattern,
   type CacheCapabilities,
   type CacheEntry,
@@ -13,6 +14,7 @@ import {
   defaultCodec,
   type EntryReader,
   msToTtlSeconds,
+  positiveIntegerOption,
   resolveNamespace,
   toItemEntries,
   ttlToMs,
@@ -75,13 +77,6 @@ const SENTINEL_ENTRY: Entry = { text: '', expiresAt: Number.POSITIVE_INFINITY };
 /** Expired entries are swept once this many writes with a TTL have happened (or `size`, if larger). */
 const SWEEP_EVERY_WRITES = 1024;
 
-function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value))
-    throw new TypeError(`${name} must be an integer`);
-  if (value < 1) throw new RangeError(`${name} must be at least 1 (got ${value})`);
-  return value;
-}
-
 /**
  * An in-process LRU {@link ClosableCache} on `lru-cache`, answering every call exactly as the Redis adapter would:
  * the faithful stand-in for Redis in development and tests, and the usual L1 of a `TieredCache`.
@@ -104,13 +99,12 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader {
    * @throws {RangeError} for an option out of range (a size, a time, a namespace with `:`).
    */
   constructor(options: MemoryCacheAdapterOptions = {}) {
-    for (const name of Object.keys(options)) {
-      if (!OPTION_NAMES.has(name)) throw new TypeError(`Unknown MemoryCacheAdapter option '${name}'`);
-    }
+    assertOptionNames('MemoryCacheAdapter', options, OPTION_NAMES);
     const merged = { ...DEFAULTS, ...options };
     this.namespace = resolveNamespace(merged.namespace);
-    const maxEntries = positiveInteger('maxEntries', merged.maxEntries);
-    this.#maxBytes = merged.maxBytes === undefined ? undefined : positiveInteger('maxBytes', merged.maxBytes);
+    const maxEntries = positiveIntegerOption('maxEntries', merged.maxEntries);
+    this.#maxBytes =
+      merged.maxBytes === undefined ? undefined : positiveIntegerOption('maxBytes', merged.maxBytes);
     if (typeof merged.now !== 'function')
       throw new TypeError('now must be a function returning epoch milliseconds');
     if (typeof merged.codec?.encode !== 'function' || typeof merged.codec.decode !== 'function') {

@@ -1,6 +1,7 @@
 import {
   assertKey,
   assertKeys,
+  assertOptionNames,
   assertPattern,
   type CacheCapabilities,
   type CacheEntry,
@@ -12,6 +13,7 @@ import {
   type EntryReader,
   escapeGlob,
   msToTtlSeconds,
+  positiveIntegerOption,
   prefixKey,
   resolveNamespace,
   toItemEntries,
@@ -60,13 +62,6 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
   ...Object.keys(DEFAULTS),
 ]);
 
-function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value))
-    throw new TypeError(`${name} must be an integer`);
-  if (value < 1) throw new RangeError(`${name} must be at least 1 (got ${value})`);
-  return value;
-}
-
 /**
  * The production {@link ClosableCache} on ioredis, for standalone Redis, Sentinel and Cluster alike. One round
  * trip per call where Redis allows it; on a Cluster, batch calls take at most one round trip per master.
@@ -95,18 +90,14 @@ export class RedisCacheAdapter
    */
   constructor(options: RedisCacheAdapterOptions) {
     super();
-    if (options === null || typeof options !== 'object')
-      throw new TypeError('RedisCacheAdapter needs options');
-    for (const name of Object.keys(options)) {
-      if (!OPTION_NAMES.has(name)) throw new TypeError(`Unknown RedisCacheAdapter option '${name}'`);
-    }
+    assertOptionNames('RedisCacheAdapter', options, OPTION_NAMES);
     const merged = { ...DEFAULTS, ...options };
     this.namespace = resolveNamespace(merged.namespace);
     if (typeof merged.codec?.encode !== 'function' || typeof merged.codec.decode !== 'function') {
       throw new TypeError('codec must have encode() and decode()');
     }
-    const timeoutMs = positiveInteger('commandTimeoutMs', merged.commandTimeoutMs);
-    this.#scanCount = positiveInteger('scanCount', merged.scanCount);
+    const timeoutMs = positiveIntegerOption('commandTimeoutMs', merged.commandTimeoutMs);
+    this.#scanCount = positiveIntegerOption('scanCount', merged.scanCount);
     this.#codec = merged.codec;
     this.#prefix = prefixKey(this.namespace, '');
     // A namespace may hold glob metacharacters: escaped, SCAN MATCH sees it literally.

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  assertOptionNames,
   BUS_WIRE_VERSION,
   type BusListener,
   type BusMessage,
@@ -10,6 +11,7 @@ import {
   encodeBusMessage,
   type Invalidation,
   type InvalidationBus,
+  positiveIntegerOption,
   resolveNamespace,
   SequenceTracker,
 } from '@strata-cache/core';
@@ -59,13 +61,6 @@ export function busChannel(namespace: string): string {
   return `strata:bus:v${BUS_WIRE_VERSION}:${namespace}`;
 }
 
-function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * An {@link InvalidationBus} over Redis pub/sub. It publishes through the given (or its own) client and listens on
  * a dedicated subscriber connection. Messages carry the sender's id and sequence number; a gap in a sender's
@@ -99,21 +94,18 @@ export class RedisPubSubBus implements InvalidationBus {
    * @throws {RangeError} for an option out of range (a size, a time, a namespace with `:`).
    */
   constructor(options: RedisPubSubBusOptions) {
-    if (options === null || typeof options !== 'object') throw new TypeError('RedisPubSubBus needs options');
-    for (const name of Object.keys(options)) {
-      if (!OPTION_NAMES.has(name)) throw new TypeError(`Unknown RedisPubSubBus option '${name}'`);
-    }
+    assertOptionNames('RedisPubSubBus', options, OPTION_NAMES);
     const merged = { ...DEFAULTS, ...options };
     this.channel = busChannel(resolveNamespace(merged.namespace));
     this.id = merged.id ?? randomUUID();
     if (typeof this.id !== 'string' || this.id.length === 0)
       throw new TypeError('id must be a non-empty string');
     this.#ownPrefix = `{"v":${BUS_WIRE_VERSION},"origin":${JSON.stringify(this.id)},`;
-    const heartbeatMs = positiveInteger('heartbeatMs', merged.heartbeatMs);
-    this.#heartbeatTimeoutMs = positiveInteger('heartbeatTimeoutMs', merged.heartbeatTimeoutMs);
+    const heartbeatMs = positiveIntegerOption('heartbeatMs', merged.heartbeatMs);
+    this.#heartbeatTimeoutMs = positiveIntegerOption('heartbeatTimeoutMs', merged.heartbeatTimeoutMs);
     if (this.#heartbeatTimeoutMs <= heartbeatMs)
       throw new RangeError('heartbeatTimeoutMs must be longer than heartbeatMs');
-    this.#deadlines = new DeadlineSweeper(positiveInteger('publishTimeoutMs', merged.publishTimeoutMs));
+    this.#deadlines = new DeadlineSweeper(positiveIntegerOption('publishTimeoutMs', merged.publishTimeoutMs));
     const {
       id: _id,
       namespace: _ns,

@@ -1,6 +1,7 @@
 import {
   assertKey,
   assertKeys,
+  assertOptionNames,
   assertPattern,
   type BusListener,
   type BusMessage,
@@ -83,11 +84,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
    */
   constructor(options: TieredCacheOptions) {
     super();
-    if (options === null || typeof options !== 'object')
-      throw new TypeError('TieredCache needs options with tiers');
-    for (const name of Object.keys(options)) {
-      if (!OPTION_NAMES.has(name)) throw new TypeError(`Unknown TieredCache option '${name}'`);
-    }
+    assertOptionNames('TieredCache', options, OPTION_NAMES);
     const merged = { ...DEFAULTS, ...options };
     const defaultMaxTtlMs = positiveSecondsToMs('maxTtl', merged.maxTtl);
     if (!Array.isArray(merged.tiers) || merged.tiers.length < 2)
