@@ -59,6 +59,30 @@ export interface InvalidationBus {
   close(): Promise<void>;
 }
 
+/**
+ * A bus that can publish through a cache's own connection, right behind that cache's writes: a write and its
+ * invalidation then share one round trip, and the invalidation still reaches no one before the write took effect.
+ */
+export interface OrderedBus extends InvalidationBus {
+  /**
+   * Checks whether this bus can publish behind `cache`'s calls (it talks to the very server `cache` writes to) and,
+   * if so, pairs with it. Resolves to whether it did; never rejects.
+   */
+  pairWith(cache: unknown): Promise<boolean>;
+  /**
+   * Publishes `invalidation` so that no endpoint receives it before every call already issued on the paired `cache`
+   * has taken effect. Returns `undefined`, having sent nothing, when it cannot promise that right now (not paired
+   * with `cache`, or its connection is not ready): the caller then waits for its write and uses `publish`.
+   */
+  publishBehind(cache: unknown, invalidation: Invalidation): Promise<void> | undefined;
+}
+
+/** True when `bus` implements {@link OrderedBus}. */
+export function isOrderedBus(bus: InvalidationBus): bus is OrderedBus {
+  const candidate = bus as Partial<OrderedBus>;
+  return typeof candidate.pairWith === 'function' && typeof candidate.publishBehind === 'function';
+}
+
 /** Serializes a bus message to its wire form (JSON). */
 export function encodeBusMessage(message: BusMessage): string {
   return JSON.stringify(message);

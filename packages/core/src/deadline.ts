@@ -15,6 +15,8 @@ interface Pending {
 export class DeadlineSweeper {
   /** The time limit of every call, in milliseconds. */
   readonly timeoutMs: number;
+  /** The longest a call can take before it is rejected: the limit plus the sweeper's period. */
+  readonly boundMs: number;
   readonly #pending = new Set<Pending>();
   readonly #every: number;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -26,6 +28,7 @@ export class DeadlineSweeper {
     this.timeoutMs = timeoutMs;
     // Checking a few times per timeout bounds the overshoot to a fraction of it.
     this.#every = Math.max(5, Math.min(100, Math.floor(timeoutMs / 8)));
+    this.boundMs = timeoutMs + this.#every;
   }
 
   /**

@@ -7,8 +7,10 @@ export {
   encodeBusMessage,
   type Invalidation,
   type InvalidationBus,
+  isOrderedBus,
   MAX_BUS_MESSAGE_LENGTH,
   MalformedBusMessageError,
+  type OrderedBus,
   SequenceTracker,
 } from './bus.js';
 export { CODEC_FORMAT_VERSION, type Codec, defaultCodec, StrataCodec } from './codec.js';
@@ -38,11 +40,13 @@ export {
 export { LocalBus, LocalBusChannel, type LocalBusChannelOptions, type LocalBusOptions } from './local-bus.js';
 export { assertOptionNames, positiveIntegerOption } from './options.js';
 export {
+  type BoundedCalls,
   type CacheCapabilities,
   type CacheEntry,
   type CacheItems,
   CacheProtocol,
   type ClosableCache,
+  callBoundMs,
   type EntryReader,
   readsEntries,
 } from './protocol.js';

@@ -115,5 +115,23 @@ export function readsEntries(cache: CacheProtocol): cache is CacheProtocol & Ent
   return typeof candidate.getEntry === 'function' && typeof candidate.getManyEntries === 'function';
 }
 
+/**
+ * Implemented by adapters that bound their own calls in time, so that a tiered cache over them need not add a
+ * time limit of its own (two stacked limits cost on a hot path and the inner one always answers first).
+ */
+export interface BoundedCalls {
+  /**
+   * Every call but `deletePattern` and `clear` (which may walk many batches) settles within this many
+   * milliseconds, a rejection with `CacheUnavailableError` included.
+   */
+  readonly callBoundMs: number;
+}
+
+/** The bound of `cache`'s calls in ms (see {@link BoundedCalls}), or `undefined` when it declares none. */
+export function callBoundMs(cache: CacheProtocol): number | undefined {
+  const bound = (cache as Partial<BoundedCalls>).callBoundMs;
+  return typeof bound === 'number' && bound > 0 ? bound : undefined;
+}
+
 /** The runtime token for `CacheProtocol`, for DI containers: `container.get(CacheProtocol)`. */
 export const CacheProtocol: unique symbol = Symbol.for('@strata-cache/core/CacheProtocol');

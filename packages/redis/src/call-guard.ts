@@ -19,6 +19,11 @@ export class CallGuard {
   readonly #deadlines: DeadlineSweeper;
   #ready: Promise<void> | undefined;
 
+  /** The longest a guarded call can take before it is rejected, in ms. */
+  get boundMs(): number {
+    return this.#deadlines.boundMs;
+  }
+
   constructor(client: GuardedClient, timeoutMs: number) {
     this.#client = client;
     this.#deadlines = new DeadlineSweeper(timeoutMs);

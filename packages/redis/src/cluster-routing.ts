@@ -25,20 +25,88 @@ export function groupBySlot(keys: readonly string[]): SlotGroup[] {
   return [...groups.values()];
 }
 
+/** Slot groups that one master serves, with that master's own connection (`undefined`: slot not in the table). */
+export interface MasterBatch {
+  readonly node: Redis | undefined;
+  readonly groups: SlotGroup[];
+}
+
 /**
  * Groups slot groups by the master that serves them, per the client's current slot table, so that each master
- * gets one pipeline (one round trip). Slots the table does not know yet go to a group of their own, routed by
- * the cluster client (which follows MOVED).
+ * gets one round trip. Each batch carries the master's own connection: commands sent on it are routed by our slot
+ * computation, not by ioredis's (whose `cluster-key-slot` hashes some brace patterns wrongly and then refuses or
+ * misroutes a pipeline). Slots the table does not know yet form batches without a node.
  */
-export function groupByMaster(cluster: Cluster, groups: readonly SlotGroup[]): SlotGroup[][] {
-  const byNode = new Map<string, SlotGroup[]>();
+export function groupByMaster(cluster: Cluster, groups: readonly SlotGroup[]): MasterBatch[] {
+  const connections = new Map<string, Redis>();
+  for (const node of cluster.nodes('master'))
+    connections.set(`${node.options.host}:${node.options.port}`, node);
+  const byNode = new Map<string, MasterBatch>();
   for (const group of groups) {
-    const node = cluster.slots[group.slot]?.[0] ?? `unknown:${group.slot}`;
-    const list = byNode.get(node);
-    if (list === undefined) byNode.set(node, [group]);
-    else list.push(group);
+    const owner = cluster.slots[group.slot]?.[0];
+    const id = owner ?? `unknown:${group.slot}`;
+    const batch = byNode.get(id);
+    if (batch === undefined)
+      byNode.set(id, { node: owner === undefined ? undefined : connections.get(owner), groups: [group] });
+    else batch.groups.push(group);
   }
   return [...byNode.values()];
+}
+
+/** The connection of the master serving `batch`; throws when no master is known for its slots. */
+export function masterOf(batch: MasterBatch): Redis {
+  if (batch.node === undefined) throw new Error(`no master known for slot ${batch.groups[0]!.slot}`);
+  return batch.node;
+}
+
+/** One batch holding every key, for a standalone server. */
+export function singleBatch(client: Redis, fullKeys: readonly string[]): MasterBatch[] {
+  return [{ node: client, groups: [{ slot: 0, keys: [...fullKeys], positions: fullKeys.map((_, i) => i) }] }];
+}
+
+/** The batches of `fullKeys`: per master on a Cluster, a single one on a standalone server. */
+export function batchesOf(client: Redis | Cluster, fullKeys: readonly string[]): MasterBatch[] {
+  return client.isCluster
+    ? groupByMaster(client as Cluster, groupBySlot(fullKeys))
+    : singleBatch(client as Redis, fullKeys);
+}
+
+/** On a Cluster, reloads the slot table (and the set of masters) from a node; never rejects. */
+export function refreshSlots(client: Redis | Cluster): Promise<void> {
+  if (!client.isCluster) return Promise.resolve();
+  const cluster = client as Cluster;
+  return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
+}
+
+/** A Cluster redirection (MOVED or ASK): the command was not executed, and the client's slot table is stale. */
+export function isRedirection(error: unknown): boolean {
+  return error instanceof Error && /^(?:MOVED|ASK) /.test(error.message);
+}
+
+/**
+ * Runs `send` for the batches of `fullKeys`; on a Cluster redirection, reloads the slot table and runs it once
+ * more. ioredis follows MOVED for single commands, but not for a pipeline (nor a command sent on a node's own
+ * connection), and then never refreshes its slot table: after a failover, batches would fail forever. A redirected
+ * command was not executed, so sending it again is safe.
+ */
+export async function withRedirects<R>(
+  client: Redis | Cluster,
+  fullKeys: readonly string[],
+  send: (batches: MasterBatch[]) => Promise<R>,
+): Promise<R> {
+  let batches = batchesOf(client, fullKeys);
+  // A slot the table does not know (a client still starting, a topology change): reload it before sending.
+  if (batches.some((batch) => batch.node === undefined)) {
+    await refreshSlots(client);
+    batches = batchesOf(client, fullKeys);
+  }
+  try {
+    return await send(batches);
+  } catch (error) {
+    if (!client.isCluster || !isRedirection(error)) throw error;
+    await refreshSlots(client);
+    return send(batchesOf(client, fullKeys));
+  }
 }
 
 /** Every master's connection: where SCAN must run to see every key. */

@@ -3,6 +3,7 @@ import {
   assertKeys,
   assertOptionNames,
   assertPattern,
+  type BoundedCalls,
   type CacheCapabilities,
   type CacheEntry,
   type CacheItems,
@@ -20,10 +21,18 @@ import {
   ttlToMs,
 } from '@strata-cache/core';
 import { EventEmitter } from 'eventemitter3';
-import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { CallGuard } from './call-guard.js';
-import { groupByMaster, groupBySlot, masters, type SlotGroup } from './cluster-routing.js';
+import {
+  groupBySlot,
+  type MasterBatch,
+  masterOf,
+  masters,
+  refreshSlots,
+  withRedirects,
+} from './cluster-routing.js';
 import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
+import { RedisEntryReader } from './redis-entry-reader.js';
 
 /** Options of {@link RedisCacheAdapter}: how to connect (see {@link RedisConnectionOptions}) plus these. */
 export interface RedisCacheAdapterOptions extends RedisConnectionOptions {
@@ -68,7 +77,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
  */
 export class RedisCacheAdapter
   extends EventEmitter<RedisCacheAdapterEvents>
-  implements ClosableCache, EntryReader
+  implements ClosableCache, EntryReader, BoundedCalls
 {
   /** What this adapter supports. */
   readonly capabilities: CacheCapabilities = { patternDelete: true, ttlPrecision: 'milliseconds' };
@@ -79,10 +88,16 @@ export class RedisCacheAdapter
   readonly #ownsClient: boolean;
   readonly #codec: Codec;
   readonly #guard: CallGuard;
+  readonly #reader: RedisEntryReader;
   readonly #prefix: string;
   readonly #scanPattern: string;
   readonly #scanCount: number;
   #closed = false;
+
+  /** Every call but `deletePattern` and `clear` settles within this many ms: `commandTimeoutMs` plus the sweep. */
+  get callBoundMs(): number {
+    return this.#guard.boundMs;
+  }
 
   /**
    * @throws {TypeError} for an unknown option or one of the wrong type.
@@ -106,6 +121,7 @@ export class RedisCacheAdapter
     this.client = client;
     this.#ownsClient = ownsClient;
     this.#guard = new CallGuard(client, timeoutMs);
+    this.#reader = new RedisEntryReader(client);
     if (ownsClient) client.on('error', (error: Error) => this.emit('error', error));
   }
 
@@ -117,22 +133,21 @@ export class RedisCacheAdapter
     return text === null ? undefined : (this.#codec.decode(text) as T);
   }
 
-  /** Reads `key` with its remaining TTL in ms: MGET and PTTL back to back (one round trip). */
+  /**
+   * Reads `key` with its remaining TTL in ms, in one round trip. Such reads issued within one tick go to Redis
+   * together: one command per master (see `RedisEntryReader`).
+   */
   async getEntry<T = unknown>(key: string): Promise<CacheEntry<T> | undefined> {
     assertKey(key);
     this.#open('getEntry');
     const full = this.#prefix + key;
-    // Two commands issued back to back on one connection: one round trip, run in order, and none of the per-call
-    // allocations of an ioredis Pipeline (the L2 hit is a hot path). A key that expired between the two is absent.
-    // MGET, not GET, like getManyEntries: a key of another type (written by someone else) reads as absent.
-    const [[text], pttl] = await this.#guard.run('getEntry', () =>
-      Promise.all([this.client.mget(full), this.client.pttl(full)]),
-    );
-    if (text === null || text === undefined || pttl === -2) return undefined;
-    return { value: this.#codec.decode(text) as T, ttlMs: pttl === -1 ? undefined : pttl };
+    const entry = await this.#guard.run('getEntry', () => this.#reader.readOne(full));
+    return entry === undefined
+      ? undefined
+      : { value: this.#codec.decode(entry.text) as T, ttlMs: entry.ttlMs };
   }
 
-  /** Reads many keys with their remaining TTLs: MGET plus a PTTL per key, one pipeline per master. */
+  /** Reads many keys with their remaining TTLs: one command per master (GET and PTTL of each key, in Lua). */
   async getManyEntries<T = unknown>(keys: readonly string[]): Promise<Map<string, CacheEntry<T>>> {
     assertKeys(keys);
     this.#open('getManyEntries');
@@ -140,7 +155,7 @@ export class RedisCacheAdapter
     if (keys.length === 0) return found;
     const unique = [...new Set(keys)];
     const entries = await this.#guard.run('getManyEntries', () =>
-      this.#readEntries(unique.map((k) => this.#prefix + k)),
+      this.#reader.read(unique.map((k) => this.#prefix + k)),
     );
     for (let i = 0; i < unique.length; i++) {
       const entry = entries[i];
@@ -247,109 +262,54 @@ export class RedisCacheAdapter
   async #mget(fullKeys: string[]): Promise<Array<string | null>> {
     if (!this.client.isCluster) return (this.client as Redis).mget(fullKeys);
     const result = new Array<string | null>(fullKeys.length).fill(null);
-    for (const { group, replies } of await this.#pipelinedBySlot(fullKeys, (p, keys) => p.mget(keys))) {
-      (replies[0] as Array<string | null>).forEach((v, i) => {
-        result[group.positions[i]!] = v;
-      });
-    }
-    return result;
-  }
-
-  /** Values with remaining TTLs, by position; a key that expired between its GET and PTTL counts as absent. */
-  async #readEntries(
-    fullKeys: string[],
-  ): Promise<Array<{ text: string; ttlMs: number | undefined } | undefined>> {
-    const result = new Array<{ text: string; ttlMs: number | undefined } | undefined>(fullKeys.length);
-    const batches = await this.#pipelinedBySlot(fullKeys, (p, keys) => {
-      p.mget(keys);
-      for (const key of keys) p.pttl(key);
-    });
-    for (const { group, replies } of batches) {
-      const texts = replies[0] as Array<string | null>;
-      texts.forEach((text, i) => {
-        const pttl = replies[i + 1] as number;
-        if (text !== null && pttl !== -2)
-          result[group.positions[i]!] = { text, ttlMs: pttl === -1 ? undefined : pttl };
-      });
-    }
-    return result;
-  }
-
-  /**
-   * Queues `commands` for each hash-slot group of `fullKeys` (one group of all keys on a standalone server) in one
-   * pipeline per master, and returns each group's replies.
-   */
-  async #pipelinedBySlot(
-    fullKeys: string[],
-    commands: (pipeline: ChainableCommander, keys: string[]) => void,
-  ): Promise<Array<{ group: SlotGroup; replies: unknown[] }>> {
-    try {
-      return await this.#sendBySlot(fullKeys, commands);
-    } catch (error) {
-      // ioredis follows MOVED for single commands, but not for a pipeline whose replies name different slots, and
-      // then never refreshes its slot table: after a failover, batches would fail forever. A redirected command
-      // was not executed, so the batch is sent again on the fresh table.
-      if (!this.client.isCluster || !isRedirection(error)) throw error;
-      await this.#refreshSlots();
-      return this.#sendBySlot(fullKeys, commands);
-    }
-  }
-
-  /** On a Cluster, reloads the slot table (and the set of masters) from a node; never rejects. */
-  #refreshSlots(): Promise<void> {
-    if (!this.client.isCluster) return Promise.resolve();
-    const cluster = this.client as Cluster;
-    return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
-  }
-
-  async #sendBySlot(
-    fullKeys: string[],
-    commands: (pipeline: ChainableCommander, keys: string[]) => void,
-  ): Promise<Array<{ group: SlotGroup; replies: unknown[] }>> {
-    const batches = this.client.isCluster
-      ? groupByMaster(this.client as Cluster, groupBySlot(fullKeys))
-      : [[{ slot: 0, keys: fullKeys, positions: fullKeys.map((_, i) => i) }]];
-    const results: Array<{ group: SlotGroup; replies: unknown[] }> = [];
-    await Promise.all(
-      batches.map(async (groups) => {
-        const pipeline = this.client.pipeline();
-        const counts = groups.map((group) => {
-          const before = pipeline.length;
-          commands(pipeline, group.keys);
-          return pipeline.length - before;
-        });
-        const replies = (await pipeline.exec()) ?? [];
-        let offset = 0;
-        groups.forEach((group, g) => {
-          const slice = replies.slice(offset, offset + counts[g]!);
-          offset += counts[g]!;
-          for (const [error] of slice) if (error) throw error;
-          results.push({ group, replies: slice.map(([, reply]) => reply) });
-        });
-      }),
+    await withRedirects(this.client, fullKeys, (batches) =>
+      Promise.all(batches.map((batch) => this.#mgetBatch(batch, result))),
     );
-    return results;
+    return result;
+  }
+
+  /** One pipeline on the batch's master: an MGET per hash slot. */
+  async #mgetBatch(batch: MasterBatch, result: Array<string | null>): Promise<void> {
+    const pipeline = masterOf(batch).pipeline();
+    for (const group of batch.groups) pipeline.mget(group.keys);
+    const replies = (await pipeline.exec()) ?? [];
+    batch.groups.forEach((group, g) => {
+      const [error, texts] = replies[g] ?? [new Error('missing reply'), null];
+      if (error) throw error;
+      (texts as Array<string | null>).forEach((text, i) => {
+        result[group.positions[i]!] = text;
+      });
+    });
   }
 
   async #msetTransactional(
     entries: ReadonlyArray<readonly [string, string]>,
     ttlMs: number | undefined,
   ): Promise<void> {
-    const groups = this.client.isCluster
-      ? groupBySlot(entries.map(([k]) => k))
-      : [{ positions: entries.map((_, i) => i) }];
-    await Promise.all(
-      groups.map(async (group) => {
-        const multi = this.client.multi();
-        for (const i of group.positions) {
-          const [key, text] = entries[i]!;
-          if (ttlMs === undefined) multi.set(key, text);
-          else multi.set(key, text, 'PX', ttlMs);
-        }
-        const replies = await multi.exec();
-        if (replies === null) throw new Error('MULTI was aborted');
-        for (const [error] of replies) if (error) throw error;
-      }),
+    const byKey = new Map(entries);
+    const send = (node: Redis, keys: readonly string[]): Promise<void> => {
+      const multi = node.multi();
+      for (const key of keys) {
+        if (ttlMs === undefined) multi.set(key, byKey.get(key)!);
+        else multi.set(key, byKey.get(key)!, 'PX', ttlMs);
+      }
+      return multi.exec().then(
+        (replies) => {
+          if (replies === null) throw new Error('MULTI was aborted');
+          for (const [error] of replies) if (error) throw error;
+        },
+        (error: unknown) => {
+          // A MULTI sent to a node that no longer serves the slot is discarded: report its MOVED, which is retried.
+          const first = (error as { previousErrors?: unknown[] }).previousErrors?.[0];
+          throw first instanceof Error && /^(?:MOVED|ASK) /.test(first.message) ? first : error;
+        },
+      );
+    };
+    const keys = entries.map(([key]) => key);
+    if (!this.client.isCluster) return send(this.client as Redis, keys);
+    // One MULTI per slot (a transaction cannot span slots), each on its master's own connection.
+    await withRedirects(this.client, keys, (batches) =>
+      Promise.all(batches.flatMap((batch) => batch.groups.map((group) => send(masterOf(batch), group.keys)))),
     );
   }
 
@@ -360,7 +320,7 @@ export class RedisCacheAdapter
     // slot table is reloaded first: after a failover the client's may still list a dead master and miss its
     // promoted replica, whose keys SCAN would then never see.
     const nodes = await this.#guard.run(operation, async () => {
-      await this.#refreshSlots();
+      await refreshSlots(this.client);
       return masters(this.client);
     });
     for (const node of nodes) {
@@ -388,9 +348,4 @@ export class RedisCacheAdapter
     }
     return deleted;
   }
-}
-
-/** A Cluster redirection (MOVED or ASK): the command was not executed, and the client's slot table is stale. */
-function isRedirection(error: unknown): boolean {
-  return error instanceof Error && /^(?:MOVED|ASK) /.test(error.message);
 }

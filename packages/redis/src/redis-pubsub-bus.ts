@@ -10,13 +10,14 @@ import {
   decodeBusMessage,
   encodeBusMessage,
   type Invalidation,
-  type InvalidationBus,
+  type OrderedBus,
   positiveIntegerOption,
   resolveNamespace,
   SequenceTracker,
 } from '@strata-cache/core';
 import type { Cluster, Redis } from 'ioredis';
 import { keySlot } from './key-slot.js';
+import { RedisCacheAdapter } from './redis-cache-adapter.js';
 import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
 
 /** Options of {@link RedisPubSubBus}: how to connect (see {@link RedisConnectionOptions}) plus these. */
@@ -56,6 +57,35 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
 /** Statuses of an ioredis connection that has lost its server. */
 const LOST_STATUSES: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
 
+/**
+ * Keys published in one tick travel as one message; past this many characters of keys, a batch is sent at once
+ * (a key's JSON form is at most 6 times its length, so a message stays well under `MAX_BUS_MESSAGE_LENGTH`).
+ */
+const BATCH_KEY_CHARS = 64 * 1024;
+
+/** Keys waiting to be published together, and the promise every publisher of them waits on. */
+interface Batch {
+  readonly keys: Set<string>;
+  chars: number;
+  readonly done: Promise<void>;
+  readonly settle: (error?: unknown) => void;
+}
+
+function newBatch(): Batch {
+  let settle!: (error?: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (error) => (error === undefined ? resolve() : reject(error));
+  });
+  return { keys: new Set(), chars: 0, done, settle };
+}
+
+/** The `run_id` of the server `client` is connected to, waiting (within the caller's limit) for it to be ready. */
+async function serverRunId(client: Redis): Promise<string | undefined> {
+  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+  const info = await client.info('server');
+  return /^run_id:(\w+)/m.exec(info)?.[1];
+}
+
 /** The channel of a namespace: the wire version is part of it, so a rolling upgrade never mis-parses. */
 export function busChannel(namespace: string): string {
   return `strata:bus:v${BUS_WIRE_VERSION}:${namespace}`;
@@ -67,7 +97,7 @@ export function busChannel(namespace: string): string {
  * sequence, a reconnect of the subscriber, or a heartbeat that does not come back all tell listeners to `reset`.
  * Only invalidations travel, never values.
  */
-export class RedisPubSubBus implements InvalidationBus {
+export class RedisPubSubBus implements OrderedBus {
   readonly id: string;
   /** The Redis channel in use. */
   readonly channel: string;
@@ -83,6 +113,9 @@ export class RedisPubSubBus implements InvalidationBus {
   /** How every message this bus publishes begins (see `#send`). */
   readonly #ownPrefix: string;
   #seq = 0;
+  #batch: Batch | undefined;
+  /** The cache whose connection this bus publishes through once paired (see `pairWith`). */
+  #paired: { readonly cache: RedisCacheAdapter; readonly client: Redis } | undefined;
   #slotsRefreshedAt = Number.NEGATIVE_INFINITY;
   #lastOwnMessageAt = performance.now();
   #presumedDead = false;
@@ -135,10 +168,49 @@ export class RedisPubSubBus implements InvalidationBus {
     this.#heartbeat.unref();
   }
 
-  /** Broadcasts `invalidation` with PUBLISH; resolves once Redis accepted it. */
+  /**
+   * Broadcasts `invalidation` with PUBLISH; resolves once Redis accepted it. Keys published within one tick travel
+   * together in one message, sent when the tick ends.
+   */
   async publish(invalidation: Invalidation): Promise<void> {
     if (this.#closed) throw closedError('publish');
+    if (invalidation.kind === 'keys' && invalidation.keys.length > 0) return this.#enqueue(invalidation.keys);
+    this.#flush();
     await this.#send(invalidation);
+  }
+
+  /**
+   * Pairs with `cache` when it is a standalone (or Sentinel) {@link RedisCacheAdapter} on the very server this bus
+   * publishes to (same `run_id`): from then on every message goes out on the adapter's connection while it is
+   * ready, so that {@link RedisPubSubBus.publishBehind} can put an invalidation right behind its write. A bus pairs
+   * with one cache at most; on a Cluster it never pairs (a key's node is not the channel's).
+   */
+  async pairWith(cache: unknown): Promise<boolean> {
+    if (this.#paired !== undefined) return this.#paired.cache === cache;
+    if (this.#closed || !(cache instanceof RedisCacheAdapter)) return false;
+    if (cache.client.isCluster || this.#publisher.isCluster) return false;
+    const client = cache.client as Redis;
+    try {
+      const [mine, theirs] = await this.#deadlines.run('pair', () =>
+        Promise.all([serverRunId(this.#publisher as Redis), serverRunId(client)]),
+      );
+      if (mine === undefined || mine !== theirs || this.#closed) return false;
+    } catch {
+      return false;
+    }
+    this.#paired ??= { cache, client };
+    return this.#paired.cache === cache;
+  }
+
+  /**
+   * Publishes `invalidation` behind the calls already issued on `cache`: on the same connection, after them, so
+   * Redis runs them first. `undefined` (nothing sent) unless paired with `cache` and its connection is ready.
+   */
+  publishBehind(cache: unknown, invalidation: Invalidation): Promise<void> | undefined {
+    const paired = this.#paired;
+    if (this.#closed || paired === undefined || paired.cache !== cache || paired.client.status !== 'ready')
+      return undefined;
+    return this.publish(invalidation);
   }
 
   /** Registers `listener`; resolves once the subscription is live (waiting for Redis if it is down). */
@@ -157,8 +229,39 @@ export class RedisPubSubBus implements InvalidationBus {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     this.#listeners.clear();
+    this.#batch?.settle(closedError('publish'));
+    this.#batch = undefined;
     this.#deadlines.abort((operation) => closedError(operation));
     await Promise.all([this.#subscriber, ...(this.#ownsPublisher ? [this.#publisher] : [])].map(closeClient));
+  }
+
+  /** Adds `keys` to this tick's batch; resolves when the batch is published. */
+  #enqueue(keys: readonly string[]): Promise<void> {
+    let batch = this.#batch;
+    if (batch === undefined) {
+      batch = this.#batch = newBatch();
+      // After every promise reaction of this tick: the writes whose invalidations these are were all issued before.
+      process.nextTick(() => this.#flush());
+    }
+    for (const key of keys) {
+      if (batch.keys.has(key)) continue;
+      batch.keys.add(key);
+      batch.chars += key.length + 1;
+    }
+    const { done } = batch;
+    if (batch.chars >= BATCH_KEY_CHARS) this.#flush();
+    return done;
+  }
+
+  /** Sends the pending batch, if any, now. */
+  #flush(): void {
+    const batch = this.#batch;
+    if (batch === undefined) return;
+    this.#batch = undefined;
+    this.#send({ kind: 'keys', keys: [...batch.keys] }).then(
+      () => batch.settle(),
+      (error: unknown) => batch.settle(error ?? new Error('publish failed')),
+    );
   }
 
   async #send(invalidation: Invalidation): Promise<void> {
@@ -175,6 +278,9 @@ export class RedisPubSubBus implements InvalidationBus {
    * of the channel's slot.
    */
   #publishVia(): Redis | Cluster {
+    // Paired, messages follow the cache's writes on its connection; while it is not ready, our own one serves.
+    const paired = this.#paired?.client;
+    if (paired !== undefined && paired.status === 'ready') return paired;
     if (!this.#publisher.isCluster) return this.#publisher;
     const cluster = this.#publisher as Cluster;
     const owner = cluster.slots[keySlot(this.channel)]?.[0];

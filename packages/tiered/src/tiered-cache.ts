@@ -12,10 +12,13 @@ import {
   type CacheItems,
   type CacheProtocol,
   type ClosableCache,
+  callBoundMs,
   closedError,
   DeadlineSweeper,
   type Invalidation,
   type InvalidationBus,
+  isOrderedBus,
+  type OrderedBus,
   toItemEntries,
   ttlToMs,
 } from '@strata-cache/core';
@@ -68,6 +71,10 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   readonly #top: CacheProtocol;
   readonly #bus: InvalidationBus | undefined;
   readonly #deadlines: DeadlineSweeper;
+  /** Per tier: whether it bounds its own calls within `timeoutMs`, so that no time limit of ours is stacked on it. */
+  readonly #selfBounded: readonly boolean[];
+  /** The bus, once it has paired with the last tier: writes and their invalidations then share a round trip. */
+  #ordered: OrderedBus | undefined;
   readonly #degrade: boolean;
   readonly #fence = new FillFence();
   readonly #counts = { misses: 0, sets: 0, deletes: 0, sent: 0, received: 0, resets: 0, errors: 0 };
@@ -97,6 +104,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       throw new RangeError("onLowerTierError must be 'degrade' or 'throw'");
     this.#degrade = merged.onLowerTierError === 'degrade';
     this.#deadlines = new DeadlineSweeper(merged.timeoutMs);
+    this.#selfBounded = this.#tiers.map(({ cache }) => (callBoundMs(cache) ?? Infinity) <= merged.timeoutMs);
     this.#hits = this.#tiers.map(() => 0);
     this.capabilities = (this.#last as { capabilities?: CacheCapabilities }).capabilities ?? {
       patternDelete: true,
@@ -319,13 +327,18 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     tier = this.#tiers.length - 1,
   ): Promise<R | undefined> {
     try {
-      return await this.#deadlines.run(operation, read);
+      return await this.#bounded(tier, operation, read);
     } catch (error) {
       if (error instanceof CacheError && error.code !== 'CACHE_UNAVAILABLE') throw error;
       this.#error(operation, error, tier);
       if (this.#degrade) return undefined;
       throw error;
     }
+  }
+
+  /** Runs a call of tier `i` within `timeoutMs`: the tier's own limit if it has one that fits, else ours. */
+  #bounded<R>(i: number, operation: string, call: () => Promise<R>): Promise<R> {
+    return this.#selfBounded[i] ? call() : this.#deadlines.run(operation, call);
   }
 
   async #readBelow<T>(key: string): Promise<T | undefined> {
@@ -387,15 +400,22 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     fill: { values: readonly unknown[]; ttlMs: number | undefined } | undefined,
   ): Promise<void> {
     const tickets = keys.map((k) => this.#fence.beginWrite(k));
+    const invalidation: Invalidation = { kind: 'keys', keys };
+    const last = this.#tiers.length - 1;
     try {
       await this.#dropUpper(keys);
+      const written = this.#bounded(last, operation, writeLast);
+      // Paired, the invalidation is sent on the write's own connection right behind it: one round trip for both,
+      // and still no other instance hears of the write before it took effect.
+      const behind = this.#ordered?.publishBehind(this.#last, invalidation);
       try {
-        await this.#deadlines.run(operation, writeLast);
+        await written;
       } catch (error) {
-        this.#publishUnknownEffect({ kind: 'keys', keys });
-        throw this.#error(operation, error, this.#tiers.length - 1);
+        if (behind === undefined) this.#publishUnknownEffect(invalidation);
+        else void this.#published(invalidation, behind);
+        throw this.#error(operation, error, last);
       }
-      await this.#publish({ kind: 'keys', keys });
+      await (behind === undefined ? this.#publish(invalidation) : this.#published(invalidation, behind));
       if (fill === undefined || this.#upperSuspended > 0) return;
       for (const [k, key] of keys.entries()) {
         if (!this.#fence.mayFillOwnWrite(key, tickets[k]!)) continue;
@@ -439,10 +459,21 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     );
   }
 
-  async #publish(invalidation: Invalidation): Promise<void> {
-    if (this.#bus === undefined) return;
+  #publish(invalidation: Invalidation): Promise<void> {
+    if (this.#bus === undefined) return Promise.resolve();
+    let sending: Promise<void>;
     try {
-      await this.#bus.publish(invalidation);
+      sending = this.#bus.publish(invalidation);
+    } catch (error) {
+      sending = Promise.reject(error);
+    }
+    return this.#published(invalidation, sending);
+  }
+
+  /** Waits for a publish of `invalidation`: counted and announced once sent, an `error` event if it failed. */
+  async #published(invalidation: Invalidation, sending: Promise<void>): Promise<void> {
+    try {
+      await sending;
       this.#counts.sent++;
       this.emit('invalidation-sent', invalidation);
     } catch (error) {
@@ -469,6 +500,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     };
     try {
       this.#unsubscribe = await bus.subscribe(listener);
+      if (isOrderedBus(bus) && (await bus.pairWith(this.#last))) this.#ordered = bus;
       // Whatever the upper tiers held before the subscription was live may have been invalidated unheard.
       await this.#clearUpper('subscribe');
     } catch (error) {

@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { type MasterBatch, masterOf, withRedirects } from './cluster-routing.js';
+
+/** A stored text with its remaining TTL in ms (`undefined`: no expiry). */
+export interface RawEntry {
+  readonly text: string;
+  readonly ttlMs: number | undefined;
+}
+
+/**
+ * GET and PTTL of every key, atomically (a key cannot expire between the two), in one command. Keys of another type
+ * read as absent, as MGET reads them. `allow-cross-slot-keys` lets one call read every key a Cluster master serves.
+ */
+export const READ_SCRIPT = `#!lua flags=no-writes,allow-cross-slot-keys
+local out = {}
+for i = 1, #KEYS do
+  local text = redis.pcall('GET', KEYS[i])
+  if type(text) == 'string' then
+    out[2 * i - 1] = text
+    out[2 * i] = redis.call('PTTL', KEYS[i])
+  else
+    out[2 * i - 1] = false
+    out[2 * i] = -2
+  end
+end
+return out`;
+
+const READ_SHA = createHash('sha1').update(READ_SCRIPT).digest('hex');
+
+/** A server that cannot run the script (no EVAL in its ACL, Redis before 7): reads fall back to MGET + PTTLs. */
+const SCRIPT_REFUSED = /NOPERM|unknown command|compiling script|shebang|flag/i;
+
+/** The reads gathered in one tick: each distinct key once, and the promise of their entries. */
+interface Gathered {
+  readonly keys: string[];
+  readonly index: Map<string, number>;
+  readonly entries: Promise<Array<RawEntry | undefined>>;
+  readonly send: () => void;
+}
+
+/**
+ * Reads values with their remaining TTLs from Redis. Single-key reads issued within one tick are gathered and
+ * sent together when the tick ends: one command per master for all of them (a Lua script), where every read would
+ * otherwise cost a command pair of its own. A lone read is sent as MGET and PTTL back to back, the cheapest form
+ * for one key.
+ */
+export class RedisEntryReader {
+  readonly #client: Redis | Cluster;
+  #scriptRefused = false;
+  #gathered: Gathered | undefined;
+
+  constructor(client: Redis | Cluster) {
+    this.#client = client;
+  }
+
+  /** Whether the server refused the read script, so that reads use MGET plus a PTTL per key. */
+  get scriptRefused(): boolean {
+    return this.#scriptRefused;
+  }
+
+  /** The entry of one full key, read together with the other keys asked for in this tick. */
+  readOne(fullKey: string): Promise<RawEntry | undefined> {
+    let gathered = this.#gathered;
+    if (gathered === undefined) {
+      gathered = this.#gather();
+      // After every promise reaction of this tick, so that concurrent callers land in one batch.
+      process.nextTick(gathered.send);
+    }
+    let i = gathered.index.get(fullKey);
+    if (i === undefined) {
+      i = gathered.keys.length;
+      gathered.keys.push(fullKey);
+      gathered.index.set(fullKey, i);
+    }
+    const at = i;
+    return gathered.entries.then((entries) => entries[at]);
+  }
+
+  /** The entries of `fullKeys` (distinct), by position: one round trip per master. */
+  read(fullKeys: readonly string[]): Promise<Array<RawEntry | undefined>> {
+    const result = new Array<RawEntry | undefined>(fullKeys.length);
+    return withRedirects(this.#client, fullKeys, async (batches) => {
+      await Promise.all(batches.map((batch) => this.#readBatch(batch, result)));
+      return result;
+    });
+  }
+
+  #gather(): Gathered {
+    let send!: () => void;
+    const keys: string[] = [];
+    const entries = new Promise<Array<RawEntry | undefined>>((resolve, reject) => {
+      send = () => {
+        this.#gathered = undefined;
+        this.read(keys).then(resolve, reject);
+      };
+    });
+    // Callers each attach their own handler; this one only keeps an unobserved failure from being "unhandled".
+    entries.catch(() => {});
+    this.#gathered = { keys, index: new Map(), entries, send };
+    return this.#gathered;
+  }
+
+  async #readBatch(batch: MasterBatch, result: Array<RawEntry | undefined>): Promise<void> {
+    const node = masterOf(batch);
+    const keys = batch.groups.length === 1 ? batch.groups[0]!.keys : batch.groups.flatMap((g) => g.keys);
+    const positions =
+      batch.groups.length === 1 ? batch.groups[0]!.positions : batch.groups.flatMap((g) => g.positions);
+    const replies = await this.#fetch(node, keys);
+    for (let i = 0; i < keys.length; i++) {
+      const text = replies[2 * i] as string | null;
+      const pttl = replies[2 * i + 1] as number;
+      if (text !== null && pttl !== -2)
+        result[positions[i]!] = { text, ttlMs: pttl === -1 ? undefined : pttl };
+    }
+  }
+
+  /** `[text, pttl, text, pttl, …]` for `keys`, all served by `node`. */
+  async #fetch(node: Redis, keys: string[]): Promise<unknown[]> {
+    if (keys.length === 1) {
+      // Two commands back to back on one connection: one round trip, no script to run, no pipeline to allocate.
+      // MGET, not GET: a key of another type reads as absent.
+      const [[text], pttl] = await Promise.all([node.mget(keys), node.pttl(keys[0]!)]);
+      return [text ?? null, pttl];
+    }
+    if (!this.#scriptRefused) {
+      try {
+        return await this.#runScript(node, keys);
+      } catch (error) {
+        if (!(error instanceof Error) || !SCRIPT_REFUSED.test(error.message)) throw error;
+        this.#scriptRefused = true;
+      }
+    }
+    const pipeline = node.pipeline();
+    pipeline.mget(keys);
+    for (const key of keys) pipeline.pttl(key);
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    const texts = replies[0]![1] as Array<string | null>;
+    return keys.flatMap((_, i) => [texts[i] ?? null, replies[i + 1]![1]]);
+  }
+
+  async #runScript(node: Redis, keys: string[]): Promise<unknown[]> {
+    try {
+      return (await node.evalsha(READ_SHA, keys.length, ...keys)) as unknown[];
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      // EVAL runs the script and caches it: later calls find it by its SHA.
+      return (await node.eval(READ_SCRIPT, keys.length, ...keys)) as unknown[];
+    }
+  }
+}
