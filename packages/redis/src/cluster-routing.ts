@@ -78,9 +78,12 @@ export function refreshSlots(client: Redis | Cluster): Promise<void> {
   return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
 }
 
-/** A Cluster redirection (MOVED or ASK): the command was not executed, and the client's slot table is stale. */
+/**
+ * A Cluster redirection (MOVED or ASK, or a script refused a key its node does not serve): the command was not
+ * executed, and the client's slot table is stale.
+ */
 export function isRedirection(error: unknown): boolean {
-  return error instanceof Error && /^(?:MOVED|ASK) /.test(error.message);
+  return error instanceof Error && /^(?:MOVED|ASK) |non local key/.test(error.message);
 }
 
 /**

@@ -10,15 +10,23 @@ export interface RawEntry {
 
 /**
  * GET and PTTL of every key, atomically (a key cannot expire between the two), in one command. Keys of another type
- * read as absent, as MGET reads them. `allow-cross-slot-keys` lets one call read every key a Cluster master serves.
+ * read as absent, as MGET reads them. A Cluster refuses declared keys of several slots (CROSSSLOT) even with
+ * `allow-cross-slot-keys`, so there the keys come as arguments: the flag lets the script read every key its master
+ * serves, and a key the master no longer serves fails the script ("non local key"), which is retried on a fresh
+ * slot table like a MOVED.
  */
 export const READ_SCRIPT = `#!lua flags=no-writes,allow-cross-slot-keys
+local keys = KEYS
+if #keys == 0 then keys = ARGV end
 local out = {}
-for i = 1, #KEYS do
-  local text = redis.pcall('GET', KEYS[i])
+for i = 1, #keys do
+  local text = redis.pcall('GET', keys[i])
+  if type(text) == 'table' and text.err ~= nil and string.find(text.err, 'non local key') then
+    return redis.error_reply(text.err)
+  end
   if type(text) == 'string' then
     out[2 * i - 1] = text
-    out[2 * i] = redis.call('PTTL', KEYS[i])
+    out[2 * i] = redis.call('PTTL', keys[i])
   else
     out[2 * i - 1] = false
     out[2 * i] = -2
@@ -47,11 +55,14 @@ interface Gathered {
  */
 export class RedisEntryReader {
   readonly #client: Redis | Cluster;
+  /** How many of a call's arguments are declared keys: all on a standalone server, none on a Cluster. */
+  readonly #declared: (keys: readonly string[]) => number;
   #scriptRefused = false;
   #gathered: Gathered | undefined;
 
   constructor(client: Redis | Cluster) {
     this.#client = client;
+    this.#declared = client.isCluster ? () => 0 : (keys) => keys.length;
   }
 
   /** Whether the server refused the read script, so that reads use MGET plus a PTTL per key. */
@@ -142,11 +153,11 @@ export class RedisEntryReader {
 
   async #runScript(node: Redis, keys: string[]): Promise<unknown[]> {
     try {
-      return (await node.evalsha(READ_SHA, keys.length, ...keys)) as unknown[];
+      return (await node.evalsha(READ_SHA, this.#declared(keys), ...keys)) as unknown[];
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       // EVAL runs the script and caches it: later calls find it by its SHA.
-      return (await node.eval(READ_SCRIPT, keys.length, ...keys)) as unknown[];
+      return (await node.eval(READ_SCRIPT, this.#declared(keys), ...keys)) as unknown[];
     }
   }
 }

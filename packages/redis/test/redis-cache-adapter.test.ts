@@ -2,7 +2,9 @@ import { CacheUnavailableError, CacheValidationError, SerializationError } from 
 import { describeCacheProtocol, uniqueNamespace } from '@strata-cache/core/testing';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { isRedirection } from '../src/cluster-routing.js';
 import { RedisCacheAdapter } from '../src/index.js';
+import { READ_SCRIPT } from '../src/redis-entry-reader.js';
 
 const redis = inject('redis');
 
@@ -112,21 +114,84 @@ describe('RedisCacheAdapter specifics', () => {
   });
 });
 
+/** Counts calls of `method` on each of `clients` (for round-trip budgets). */
+function countCalls(clients: readonly Redis[], method: 'pipeline' | 'evalsha' | 'mget'): () => number {
+  let calls = 0;
+  for (const client of clients) {
+    const original = (client[method] as (...args: unknown[]) => unknown).bind(client);
+    (client as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      calls++;
+      return original(...args);
+    };
+  }
+  return () => calls;
+}
+
+describe('RedisCacheAdapter reads issued within one tick', () => {
+  it('go to a standalone server as one command, each answered with its own value and TTL', async () => {
+    const client = new Redis(redis.url);
+    const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
+    const keys = Array.from({ length: 64 }, (_, i) => `key-${i}`);
+    await cache.setMany(new Map(keys.map((k, i) => [k, { i }])), 60);
+    await client.hset(`${cache.namespace}:hash`, 'f', 'v');
+    const scripts = countCalls([client], 'evalsha');
+    const entries = await Promise.all([...keys, 'hash', 'missing', 'key-1'].map((k) => cache.getEntry(k)));
+    expect(scripts()).toBe(1);
+    for (let i = 0; i < keys.length; i++) {
+      expect(entries[i]?.value).toEqual({ i });
+      expect(entries[i]?.ttlMs).toBeGreaterThan(50_000);
+    }
+    expect(entries.slice(keys.length)).toEqual([
+      undefined,
+      undefined,
+      { value: { i: 1 }, ttlMs: expect.any(Number) },
+    ]);
+    entries[1]!.value.i = 99;
+    expect(entries.at(-1)?.value).toEqual({ i: 1 });
+    await cache.clear();
+    await cache.close();
+    await client.quit();
+  });
+});
+
 describe('RedisCacheAdapter on a Cluster', () => {
+  it('reads concurrent getEntry calls with one command per master', async () => {
+    const client = new Cluster(redis.cluster.nodes);
+    const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
+    const keys = Array.from({ length: 64 }, (_, i) => `key-${i}`);
+    await cache.setMany(new Map(keys.map((k, i) => [k, i])));
+    const scripts = countCalls(client.nodes('master'), 'evalsha');
+    const entries = await Promise.all(keys.map((k) => cache.getEntry<number>(k)));
+    expect(entries.map((e) => e?.value)).toEqual(keys.map((_, i) => i));
+    expect(scripts()).toBeLessThanOrEqual(client.nodes('master').length);
+    expect(scripts()).toBeGreaterThan(0);
+    await cache.clear();
+    await cache.close();
+    await client.quit();
+  });
+
+  it('the read script refuses a key its node does not serve, as a redirection', async () => {
+    const client = new Cluster(redis.cluster.nodes);
+    await client.set('probe', '1');
+    const owner = client.slots[Number(await client.cluster('KEYSLOT', 'probe'))]![0];
+    const stranger = client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` !== owner)!;
+    const refusal = await stranger.eval(READ_SCRIPT, 0, 'probe').catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(Error);
+    expect(isRedirection(refusal)).toBe(true);
+    await client.del('probe');
+    await client.quit();
+  });
+
   it('getMany costs at most one pipeline per master, with results in request order', async () => {
     const client = new Cluster(redis.cluster.nodes);
     const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
     const keys = Array.from({ length: 200 }, (_, i) => `key-${i}`);
     await cache.setMany(new Map(keys.map((k, i) => [k, i])));
-    let pipelines = 0;
-    const original = client.pipeline.bind(client);
-    client.pipeline = ((...args: Parameters<Cluster['pipeline']>) => {
-      pipelines++;
-      return original(...args);
-    }) as Cluster['pipeline'];
+    const pipelines = countCalls(client.nodes('master'), 'pipeline');
     const requested = [...keys].reverse().concat(['missing', 'key-3']);
     const found = await cache.getMany<number>(requested);
-    expect(pipelines).toBeLessThanOrEqual(client.nodes('master').length);
+    expect(pipelines()).toBeLessThanOrEqual(client.nodes('master').length);
+    expect(pipelines()).toBeGreaterThan(0);
     expect([...found.keys()]).toEqual([...keys].reverse());
     expect(found.get('key-7')).toBe(7);
     await cache.clear();

@@ -3,7 +3,7 @@ import { uniqueNamespace } from '@strata-cache/core/testing';
 import { startRedisServer } from '@strata-cache/redis-testkit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { busChannel, RedisPubSubBus } from '../src/index.js';
+import { busChannel, RedisCacheAdapter, RedisPubSubBus } from '../src/index.js';
 
 const redis = inject('redis');
 const closers: Array<() => Promise<unknown>> = [];
@@ -111,6 +111,55 @@ describe('RedisPubSubBus', () => {
       server.resume();
     }
     await until(() => rb.got.resets.includes('reconnect'), 5_000);
+  });
+
+  it('sends the keys published within one tick as one message', async () => {
+    const namespace = uniqueNamespace();
+    const a = bus({ url: redis.url, namespace });
+    const b = bus({ url: redis.url, namespace });
+    const { got, listener } = recorder();
+    await b.subscribe(listener);
+    await a.subscribe(recorder().listener);
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    await Promise.all(keys.map((key) => a.publish({ kind: 'keys', keys: [key] })));
+    await a.publish({ kind: 'keys', keys: ['after'] });
+    await until(() => got.messages.some((m) => m.kind === 'keys' && m.keys.includes('after')));
+    const batches = got.messages.filter((m) => m.kind === 'keys' && m.keys.length > 0);
+    expect(batches).toHaveLength(2);
+    expect(batches[0]).toMatchObject({ kind: 'keys', keys });
+    expect(got.resets).toEqual([]);
+  });
+
+  it('pairs only with a standalone RedisCacheAdapter on its own server, then publishes on its connection', async () => {
+    const namespace = uniqueNamespace();
+    const a = bus({ url: redis.url, namespace });
+    const b = bus({ url: redis.url, namespace });
+    const { got, listener } = recorder();
+    await b.subscribe(listener);
+    const other = await startRedisServer();
+    closers.push(() => other.stop());
+    const elsewhere = new RedisCacheAdapter({ url: other.url, namespace });
+    const cluster = new RedisCacheAdapter({ cluster: { nodes: redis.cluster.nodes }, namespace });
+    const same = new RedisCacheAdapter({ url: redis.url, namespace });
+    closers.push(() => Promise.all([elsewhere.close(), cluster.close(), same.close()]));
+    expect(await a.pairWith({})).toBe(false);
+    expect(await a.pairWith(elsewhere)).toBe(false);
+    expect(await a.pairWith(cluster)).toBe(false);
+    expect(a.publishBehind(same, { kind: 'keys', keys: ['x'] })).toBeUndefined();
+    expect(await a.pairWith(same)).toBe(true);
+    expect(await a.pairWith(elsewhere)).toBe(false);
+    let publishes = 0;
+    const publish = same.client.publish.bind(same.client);
+    same.client.publish = ((...args: Parameters<typeof publish>) => {
+      publishes++;
+      return publish(...args);
+    }) as typeof publish;
+    await a.publishBehind(same, { kind: 'keys', keys: ['k1'] });
+    await a.publish({ kind: 'pattern', pattern: 'p*' });
+    expect(publishes).toBe(2);
+    await until(() => got.messages.length === 2);
+    expect(got.messages.map((m) => m.seq)).toEqual([...got.messages.map((m) => m.seq)].sort((x, y) => x - y));
+    expect(got.resets).toEqual([]);
   });
 
   it('refuses bad options', () => {

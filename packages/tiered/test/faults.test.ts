@@ -17,6 +17,27 @@ function faultyL2() {
 }
 
 describe('TieredCache when L2 fails (SPEC: Faults)', () => {
+  it('keeps its own time limit unless the tier declares a bound within it', async () => {
+    for (const [callBoundMs, expectTimeout] of [
+      [5_000, true],
+      [50, false],
+    ] as const) {
+      const { tier, state } = faultyL2();
+      Object.defineProperty(tier, 'callBoundMs', { value: callBoundMs });
+      const cache = new TieredCache({ tiers: [new MemoryCacheAdapter(), tier], timeoutMs: 100 });
+      cache.on('error', () => {});
+      state.mode = 'hung';
+      const read = cache.get('cold').then(() => 'answered');
+      const outcome = await Promise.race([
+        read,
+        new Promise((r) => setTimeout(() => r('still waiting'), 400)),
+      ]);
+      // A tier trusted to bound itself (here one that breaks that promise) is not raced against a second timer.
+      expect(outcome).toBe(expectTimeout ? 'answered' : 'still waiting');
+      await cache.close();
+    }
+  });
+
   it('serves L1 hits, answers an L1 miss as a miss plus an error event, and recovers', async () => {
     const { tier, state } = faultyL2();
     const cache = new TieredCache({ tiers: [new MemoryCacheAdapter(), tier], timeoutMs: 100 });

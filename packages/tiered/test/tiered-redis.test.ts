@@ -5,6 +5,7 @@ import type { CacheProtocol } from '@strata-cache/core';
 import { describeCacheProtocol, uniqueNamespace } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
 import { RedisCacheAdapter, RedisPubSubBus } from '@strata-cache/redis';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { TieredCache } from '../src/index.js';
 
@@ -83,6 +84,48 @@ describe('TieredCache instances over real Redis', () => {
     await a.clear();
     await new Promise((r) => setTimeout(r, 20));
     expect(await b.get('u:1')).toBeUndefined();
+  });
+
+  it('a write and its invalidation share one round trip, and no one hears of the write before Redis applied it', async () => {
+    const namespace = uniqueNamespace();
+    const l2 = new RedisCacheAdapter({ url: redis.url, namespace });
+    const bus = new RedisPubSubBus({ url: redis.url, namespace });
+    const a = new TieredCache({ tiers: [new MemoryCacheAdapter({ namespace }), l2], bus });
+    opened.push(a, bus, l2);
+    await a.ready();
+    // A listener that, on every invalidation, reads the key on a connection of its own: it must see the write.
+    const subscriber = new Redis(redis.url);
+    const reader = new Redis(redis.url);
+    opened.push(
+      { close: () => subscriber.quit().then(() => {}) },
+      { close: () => reader.quit().then(() => {}) },
+    );
+    const seen: Array<Promise<string | null>> = [];
+    subscriber.on('message', (_channel: string, text: string) => {
+      if (text.includes('"k"')) seen.push(reader.get(`${namespace}:k`));
+    });
+    await subscriber.subscribe(bus.channel);
+    const commands: string[] = [];
+    let setAnswered = false;
+    const original = l2.client.sendCommand.bind(l2.client);
+    l2.client.sendCommand = ((command: Parameters<typeof original>[0]) => {
+      if (command.name === 'set') {
+        setAnswered = false;
+        command.promise.then(() => {
+          setAnswered = true;
+        });
+      }
+      commands.push(command.name === 'publish' ? `publish, set answered: ${setAnswered}` : command.name);
+      return original(command);
+    }) as typeof original;
+    for (let i = 1; i <= 100; i++) {
+      commands.length = 0;
+      await a.set('k', i);
+      // Both commands left on the write's connection before either answer came back.
+      expect(commands).toEqual(['set', 'publish, set answered: false']);
+      while (seen.length < i) await new Promise((r) => setTimeout(r, 1));
+      expect(Number(await seen[i - 1])).toBeGreaterThanOrEqual(i);
+    }
   });
 
   it('two separate Node processes see each other’s writes', async () => {
