@@ -20,6 +20,7 @@ const MUST_WORK: ReadonlySet<string> = new Set([
   'strata',
   'strata-redis',
   'strata-memory',
+  'strata-frozen',
 ]);
 
 /** `list` rotated by `rep`, so that no library always runs first (or right after the same one) in a repetition. */

@@ -6,6 +6,7 @@ export const SUBJECTS: ReadonlyArray<{ id: string; label: string; color: string 
   { id: 'raw-lru-get', label: 'raw lru-cache.get alone', color: '#cfcfcf' },
   { id: 'raw', label: 'raw baseline', color: '#9e9e9e' },
   { id: 'strata', label: 'Strata TieredCache', color: '#1565c0' },
+  { id: 'strata-frozen', label: 'Strata TieredCache, frozen (zero-copy) L1', color: '#0d47a1' },
   { id: 'strata-redis', label: 'Strata RedisCacheAdapter alone', color: '#64b5f6' },
   { id: 'strata-memory', label: 'Strata MemoryCacheAdapter alone', color: '#26a69a' },
   { id: 'bentocache', label: 'BentoCache 1.6.1', color: '#ef6c00' },

@@ -45,8 +45,8 @@ const SPECS: readonly Spec[] = [
   },
   {
     workload: 'l1-hit',
-    what: 'L1 hit vs awaited lru-cache.get alone (zero-copy target; Strata has no zero-copy mode, default mode shown)',
-    subject: 'strata',
+    what: 'L1 hit, zero-copy mode (`frozen: true`), vs awaited lru-cache.get alone',
+    subject: 'strata-frozen',
     against: 'raw-lru-get',
     op: '≥',
     target: 0.5,

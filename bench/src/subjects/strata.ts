@@ -28,9 +28,9 @@ export interface StrataStack {
   close(): Promise<void>;
 }
 
-/** Builds a {@link StrataStack} in `namespace` on `where`, with every option at its default. */
-export async function strataStack(where: Where, namespace: string): Promise<StrataStack> {
-  const l1 = new MemoryCacheAdapter({ namespace, maxEntries: L1_ENTRIES });
+/** Builds a {@link StrataStack} in `namespace` on `where`, with every option at its default (but `frozen`). */
+export async function strataStack(where: Where, namespace: string, frozen = false): Promise<StrataStack> {
+  const l1 = new MemoryCacheAdapter({ namespace, maxEntries: L1_ENTRIES, frozen });
   const l2 = new RedisCacheAdapter({ ...connection(where), namespace });
   const bus = new RedisPubSubBus({ ...connection(where), namespace });
   const cache = new TieredCache({ tiers: [l1, l2], bus });

@@ -6,6 +6,7 @@ import { guarded, measureThroughput, type RunContext, rotate } from '../harness.
 import { checkRecord, makeRecord, WrongAnswerError } from '../record.js';
 import { L1_ENTRIES, TTL_SECONDS } from '../subject.js';
 import { rawL1Parse, rawL1Shared } from '../subjects/raw.js';
+import { strataStack } from '../subjects/strata.js';
 import { timeFor } from '../timing.js';
 
 interface L1Reader {
@@ -29,12 +30,17 @@ export async function runL1Hit(ctx: RunContext, arena: Arena, rep: number): Prom
   shared.fill(keys, values);
   const memory = new MemoryCacheAdapter({ maxEntries: L1_ENTRIES });
   for (const [i, key] of keys.entries()) await memory.set(key, values[i], TTL_SECONDS);
+  // The opt-in zero-copy mode: TieredCache over a memory L1 that hands out shared deep-frozen values.
+  const frozen = await strataStack(arena.where, 'bstrata', true);
   const readers: L1Reader[] = [
     parse,
     shared,
     { id: 'strata-memory', get: (key) => memory.get(key) },
+    { id: 'strata-frozen', get: (key) => frozen.cache.get(key) },
     ...arena.contenders.filter((c) => c.id !== 'raw' && c.id !== 'strata-redis'),
   ];
+  for (let pass = 0; pass < 2; pass++)
+    for (const [i, key] of keys.entries()) checkRecord(await frozen.cache.get(key), i, 'strata-frozen');
   for (const c of arena.contenders) {
     await c.resetL1();
     await c.warmL1?.(keys, values);
@@ -58,6 +64,7 @@ export async function runL1Hit(ctx: RunContext, arena: Arena, rep: number): Prom
     );
   }
   await memory.close();
+  await frozen.close();
 }
 
 const PROBE = fileURLToPath(new URL('../memory-probe.ts', import.meta.url));

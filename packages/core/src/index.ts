@@ -49,5 +49,7 @@ export {
   callBoundMs,
   type EntryReader,
   readsEntries,
+  readsSync,
+  type SyncReader,
 } from './protocol.js';
 export { MAX_TTL_MS, msToTtlSeconds, ttlToMs } from './ttl.js';

@@ -116,6 +116,23 @@ export function readsEntries(cache: CacheProtocol): cache is CacheProtocol & Ent
 }
 
 /**
+ * Implemented by in-process adapters that can answer a read synchronously, so that a tiered cache serves its
+ * hottest path (an L1 hit) without an extra await.
+ */
+export interface SyncReader {
+  /**
+   * Exactly what `get(key)` would resolve to, returned synchronously.
+   * @throws {CacheValidationError} for an invalid key; {CacheUnavailableError} when the cache is closed.
+   */
+  getSync<T = unknown>(key: string): T | undefined;
+}
+
+/** True when `cache` implements {@link SyncReader}. */
+export function readsSync(cache: CacheProtocol): cache is CacheProtocol & SyncReader {
+  return typeof (cache as Partial<SyncReader>).getSync === 'function';
+}
+
+/**
  * Implemented by adapters that bound their own calls in time, so that a tiered cache over them need not add a
  * time limit of its own (two stacked limits cost on a hot path and the inner one always answers first).
  */

@@ -14,6 +14,51 @@ describeCacheProtocol('MemoryCacheAdapter with a byte limit', {
     new MemoryCacheAdapter({ namespace, now, maxBytes: 1_000_000, maxEntries: 100 }),
 });
 
+describeCacheProtocol('MemoryCacheAdapter with frozen (zero-copy) values', {
+  clock: 'manual',
+  create: ({ namespace, now }) => new MemoryCacheAdapter({ namespace, now, frozen: true }),
+});
+
+describe('MemoryCacheAdapter with frozen values', () => {
+  it('returns one deep-frozen value per entry; mutating it throws and changes nothing', async () => {
+    const cache = new MemoryCacheAdapter({ frozen: true });
+    const input = { name: 'Ada', tags: ['x'], address: { city: 'London' } };
+    await cache.set('u', input);
+    expect(Object.isFrozen(input)).toBe(false);
+    input.tags.push('mutated after set');
+    const first = await cache.get<typeof input>('u');
+    expect(first).toEqual({ name: 'Ada', tags: ['x'], address: { city: 'London' } });
+    expect(cache.getSync('u')).toBe(first);
+    expect((await cache.getMany(['u'])).get('u')).toBe(first);
+    expect(Object.isFrozen(first) && Object.isFrozen(first!.tags) && Object.isFrozen(first!.address)).toBe(
+      true,
+    );
+    expect(() => first!.tags.push('y')).toThrow(TypeError);
+    expect(() => {
+      first!.address.city = 'Paris';
+    }).toThrow(TypeError);
+    await cache.set('u', { name: 'Grace' });
+    expect(await cache.get('u')).toEqual({ name: 'Grace' });
+    expect(first).toEqual({ name: 'Ada', tags: ['x'], address: { city: 'London' } });
+  });
+
+  it('copies values that cannot be frozen (Map, Set, Date, bytes) on every read', async () => {
+    const cache = new MemoryCacheAdapter({ frozen: true });
+    await cache.set('d', { when: new Date(0), list: [1] });
+    const a = await cache.get<{ when: Date; list: number[] }>('d');
+    const b = await cache.get<{ when: Date; list: number[] }>('d');
+    expect(a).not.toBe(b);
+    a!.when.setTime(5);
+    a!.list.push(2);
+    expect(b).toEqual({ when: new Date(0), list: [1] });
+    expect(await cache.get('d')).toEqual({ when: new Date(0), list: [1] });
+  });
+
+  it('refuses a frozen option that is not a boolean', () => {
+    expect(() => new MemoryCacheAdapter({ frozen: 'yes' as unknown as boolean })).toThrow(TypeError);
+  });
+});
+
 describe('MemoryCacheAdapter specifics', () => {
   it('works with no options', async () => {
     const cache = new MemoryCacheAdapter();

@@ -146,7 +146,7 @@ describe('RedisCacheAdapter reads issued within one tick', () => {
       undefined,
       { value: { i: 1 }, ttlMs: expect.any(Number) },
     ]);
-    entries[1]!.value.i = 99;
+    (entries[1]!.value as { i: number }).i = 99;
     expect(entries.at(-1)?.value).toEqual({ i: 1 });
     await cache.clear();
     await cache.close();

@@ -19,6 +19,8 @@ import {
   type InvalidationBus,
   isOrderedBus,
   type OrderedBus,
+  readsSync,
+  type SyncReader,
   toItemEntries,
   ttlToMs,
 } from '@strata-cache/core';
@@ -69,6 +71,8 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   readonly #upper: readonly Tier[];
   readonly #last: CacheProtocol;
   readonly #top: CacheProtocol;
+  /** The top tier, when it answers reads synchronously (the memory adapter does): an L1 hit then takes no await. */
+  readonly #syncTop: SyncReader | undefined;
   readonly #bus: InvalidationBus | undefined;
   readonly #deadlines: DeadlineSweeper;
   /** Per tier: whether it bounds its own calls within `timeoutMs`, so that no time limit of ours is stacked on it. */
@@ -100,6 +104,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     this.#upper = this.#tiers.slice(0, -1);
     this.#last = this.#tiers.at(-1)!.cache;
     this.#top = this.#tiers[0]!.cache;
+    this.#syncTop = readsSync(this.#top) ? this.#top : undefined;
     if (!['degrade', 'throw'].includes(merged.onLowerTierError))
       throw new RangeError("onLowerTierError must be 'degrade' or 'throw'");
     this.#degrade = merged.onLowerTierError === 'degrade';
@@ -121,6 +126,22 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
 
   /** Reads `key` from the first tier that has it, filling the tiers above. */
   async get<T = unknown>(key: string): Promise<T | undefined> {
+    if (this.#syncTop !== undefined && this.#upperSuspended === 0 && !this.#closed) {
+      // The L1 hit is the hot path: the top tier validates the key and answers at once.
+      let value: T | undefined;
+      try {
+        value = this.#syncTop.getSync<T>(key);
+      } catch (error) {
+        this.#upperFailed('get', error, 0);
+        assertKey(key);
+      }
+      if (value !== undefined) {
+        this.#hits[0]!++;
+        if (this.#observed) this.emit('hit', { key, tier: 0 });
+        return value;
+      }
+      return this.#readBelow<T>(key);
+    }
     assertKey(key);
     this.#open('get');
     if (this.#upperSuspended === 0) {
