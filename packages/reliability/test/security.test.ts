@@ -302,6 +302,8 @@ const STRATA_COMMANDS = [
   'publish',
   'subscribe',
   'info',
+  'evalsha',
+  'eval',
 ] as const;
 
 /** The ACL SETUSER rules (also a users.acl line after `user <name>`) of a Strata user for `namespace`. */
@@ -429,6 +431,8 @@ describe('a Redis ACL user limited to one namespace and its bus channel can do e
         STRATA_COMMANDS.filter((c) => c !== command),
       );
       await admin.call('ACL', 'LOG', 'RESET');
+      // A cached script would let EVALSHA succeed and hide a missing EVAL.
+      await admin.call('SCRIPT', 'FLUSH');
       const [a, b] = [
         stack(as(namespace), namespace, { heartbeatMs: 50, heartbeatTimeoutMs: 200 }),
         stack(as(namespace), namespace, { heartbeatMs: 50, heartbeatTimeoutMs: 200 }),

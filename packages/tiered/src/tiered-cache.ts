@@ -428,15 +428,16 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       const written = this.#bounded(last, operation, writeLast);
       // Paired, the invalidation is sent on the write's own connection right behind it: one round trip for both,
       // and still no other instance hears of the write before it took effect.
-      const behind = this.#ordered?.publishBehind(this.#last, invalidation);
+      const sending = this.#ordered?.publishBehind(this.#last, invalidation);
+      // Observed at once (it never rejects): the publish may fail while the write is still pending.
+      const behind = sending === undefined ? undefined : this.#published(invalidation, sending);
       try {
         await written;
       } catch (error) {
         if (behind === undefined) this.#publishUnknownEffect(invalidation);
-        else void this.#published(invalidation, behind);
         throw this.#error(operation, error, last);
       }
-      await (behind === undefined ? this.#publish(invalidation) : this.#published(invalidation, behind));
+      await (behind ?? this.#publish(invalidation));
       if (fill === undefined || this.#upperSuspended > 0) return;
       for (const [k, key] of keys.entries()) {
         if (!this.#fence.mayFillOwnWrite(key, tickets[k]!)) continue;
