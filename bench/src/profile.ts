@@ -2,7 +2,8 @@
  * Runs one of Strata's hot paths alone for a while, to be profiled:
  * `node --cpu-prof --cpu-prof-dir=DIR --conditions=@strata-cache/source --import tsx src/profile.ts <path> [seconds]`
  * where `<path>` is `l1` (TieredCache L1 hit), `l2` (L2 hit, sequential, L1 emptied each pass), `l2-64` (the same,
- * 64 in flight), `get-many` (100 keys from L2) or `set` (sequential, bus included); `adapter-l2-64` and
+ * 64 in flight), `get-many` (100 keys from L2), `set` (sequential, bus included) or `set-64` (64 in flight;
+ * `raw-set-64` is raw SET EX of JSON.stringify, 64 in flight); `adapter-l2-64` and
  * `raw-l2-64` run the 64-in-flight reads through `RedisCacheAdapter` alone and raw ioredis GET + JSON.parse, for
  * comparison. Then summarise the profile with `src/profile-summary.ts`. With `--alloc=FILE` it also samples every
  * allocation of the timed loop, collected or not (V8's sampling heap profiler through the inspector), into FILE:
@@ -18,7 +19,17 @@ import { L1_ENTRIES, TTL_SECONDS } from './subject.js';
 import { strataStack } from './subjects/strata.js';
 import { timeConcurrent, timeSequential } from './timing.js';
 
-const PATHS = ['l1', 'l2', 'l2-64', 'get-many', 'set', 'adapter-l2-64', 'raw-l2-64'] as const;
+const PATHS = [
+  'l1',
+  'l2',
+  'l2-64',
+  'get-many',
+  'set',
+  'set-64',
+  'raw-set-64',
+  'adapter-l2-64',
+  'raw-l2-64',
+] as const;
 type HotPath = (typeof PATHS)[number];
 
 /** `session.post` as a promise. */
@@ -83,6 +94,14 @@ async function main(): Promise<void> {
         for (const [k, key] of batch.entries()) checkRecord(found.get(key), j * 100 + k, 'strata getMany');
       }
       ops += keys.length / 100;
+    } else if (path === 'set-64') {
+      await timeConcurrent(2_000, 64, (i) => cache.set(`w:${i}`, makeRecord(i), TTL_SECONDS));
+      ops += 2_000;
+    } else if (path === 'raw-set-64') {
+      await timeConcurrent(2_000, 64, async (i) => {
+        await raw.set(`prof:w:${i}`, JSON.stringify(makeRecord(i)), 'EX', TTL_SECONDS);
+      });
+      ops += 2_000;
     } else {
       await timeSequential(2_000, (i) => cache.set(`w:${i}`, makeRecord(i), TTL_SECONDS));
       ops += 2_000;

@@ -47,9 +47,13 @@ export {
   CacheProtocol,
   type ClosableCache,
   callBoundMs,
+  type EncodedWriter,
   type EntryReader,
   readsEntries,
   readsSync,
   type SyncReader,
+  type TextWriter,
+  writesEncoded,
+  writesText,
 } from './protocol.js';
 export { MAX_TTL_MS, msToTtlSeconds, ttlToMs } from './ttl.js';

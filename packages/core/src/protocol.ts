@@ -1,3 +1,5 @@
+import type { Codec } from './codec.js';
+
 /**
  * What an adapter can do; the law suite reads it and checks that the adapter behaves as it says.
  */
@@ -96,6 +98,51 @@ export interface CacheEntry<T = unknown> {
   readonly value: T;
   /** Remaining time to live in milliseconds (at least 0); `undefined` when the key has no expiry. */
   readonly ttlMs: number | undefined;
+  /**
+   * The value as the tier's `codec` encoded it, when the tier stores encoded text: a tier above with the same codec
+   * can store it as it is (see {@link TextWriter}), without encoding the value again.
+   */
+  readonly text?: string;
+}
+
+/** Implemented by adapters that store values as their codec's text and can be given that text directly. */
+export interface TextWriter {
+  /** The codec whose text {@link TextWriter.setText} takes. */
+  readonly codec: Codec;
+  /**
+   * Stores `text`, which `codec.encode` produced (it is not checked), under `key` for `ttlMs` milliseconds (none:
+   * no expiry); synchronously.
+   * @throws {CacheValidationError} for an invalid key or TTL, or a value too large for the adapter.
+   */
+  setText(key: string, text: string, ttlMs: number | undefined): void;
+}
+
+/**
+ * Implemented by remote adapters that store values as their codec's text and can be given that text directly, so
+ * that a tiered cache encodes a written value once for every tier.
+ */
+export interface EncodedWriter {
+  /** The codec whose text {@link EncodedWriter.setEncoded} takes. */
+  readonly codec: Codec;
+  /**
+   * Stores `text`, which `codec.encode` produced (it is not checked), exactly as `set(key, value, ttl)` would store
+   * the value it encodes.
+   * @throws {CacheValidationError} for an invalid key or TTL, before anything is sent.
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   */
+  setEncoded(key: string, text: string, ttl?: number | null): Promise<void>;
+}
+
+/** True when `cache` implements {@link EncodedWriter}. */
+export function writesEncoded(cache: CacheProtocol): cache is CacheProtocol & EncodedWriter {
+  const candidate = cache as Partial<EncodedWriter>;
+  return typeof candidate.setEncoded === 'function' && typeof candidate.codec === 'object';
+}
+
+/** True when `cache` implements {@link TextWriter}. */
+export function writesText(cache: CacheProtocol): cache is CacheProtocol & TextWriter {
+  const candidate = cache as Partial<TextWriter>;
+  return typeof candidate.setText === 'function' && typeof candidate.codec === 'object';
 }
 
 /**

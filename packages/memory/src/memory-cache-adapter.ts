@@ -17,6 +17,7 @@ import {
   positiveIntegerOption,
   resolveNamespace,
   type SyncReader,
+  type TextWriter,
   toItemEntries,
   ttlToMs,
 } from '@strata-cache/core';
@@ -96,7 +97,7 @@ const SWEEP_EVERY_WRITES = 1024;
  * An in-process LRU {@link ClosableCache} on `lru-cache`, answering every call exactly as the Redis adapter would:
  * the faithful stand-in for Redis in development and tests, and the usual L1 of a `TieredCache`.
  */
-export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReader {
+export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReader, TextWriter {
   /** What this adapter supports. */
   readonly capabilities: CacheCapabilities = { patternDelete: true, ttlPrecision: 'milliseconds' };
   /** The namespace this cache was given. */
@@ -140,6 +141,24 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReade
           }),
     });
     this.#lru.set(SENTINEL, SENTINEL_ENTRY);
+  }
+
+  /** How values are encoded. */
+  get codec(): Codec {
+    return this.#codec;
+  }
+
+  /**
+   * Stores `text`, as this cache's codec encoded a value, under `key` for `ttlMs` ms (none: no expiry): how a tier
+   * above a cache with the same codec takes a value without encoding it again.
+   */
+  setText(key: string, text: string, ttlMs: number | undefined): void {
+    assertKey(key);
+    if (ttlMs !== undefined && !(Number.isSafeInteger(ttlMs) && ttlMs > 0))
+      throw new CacheValidationError('ttl', `ttlMs must be a positive integer, got ${String(ttlMs)}`);
+    if (typeof text !== 'string') throw new CacheValidationError('value', 'text must be a string');
+    if (this.#closed) throw closedError('setText');
+    this.#write(key, this.#checkSize(key, text), ttlMs);
   }
 
   /** Reads `key`: a fresh copy of its value (with `frozen`, the shared frozen one), or `undefined`. */
@@ -282,7 +301,7 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReade
 
   #toCacheEntry<T>(entry: Entry): CacheEntry<T> {
     const ttlMs = entry.expiresAt === Number.POSITIVE_INFINITY ? undefined : entry.expiresAt - this.#now();
-    return { value: this.#value(entry) as T, ttlMs };
+    return { value: this.#value(entry) as T, ttlMs, text: entry.text };
   }
 
   /** The value of `entry`: a fresh copy, or with `frozen` the shared frozen one when the value can be frozen. */
@@ -296,7 +315,11 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReade
   }
 
   #encode(key: string, value: unknown): string {
-    const text = this.#codec.encode(value);
+    return this.#checkSize(key, this.#codec.encode(value));
+  }
+
+  /** `text`, unless with its key it is larger than `maxBytes`. */
+  #checkSize(key: string, text: string): string {
     if (this.#maxBytes !== undefined && entrySize(key, { text, expiresAt: 0 }) > this.#maxBytes) {
       throw new CacheValidationError(
         'value',

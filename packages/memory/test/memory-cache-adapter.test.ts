@@ -19,6 +19,28 @@ describeCacheProtocol('MemoryCacheAdapter with frozen (zero-copy) values', {
   create: ({ namespace, now }) => new MemoryCacheAdapter({ namespace, now, frozen: true }),
 });
 
+describe('MemoryCacheAdapter.setText', () => {
+  it('stores text its codec produced, as set would store the value', async () => {
+    const cache = new MemoryCacheAdapter({ maxBytes: 100 });
+    cache.setText('k', cache.codec.encode({ a: new Date(5) }), 60_000);
+    expect(await cache.get('k')).toEqual({ a: new Date(5) });
+    expect(await cache.ttl('k')).toBe(60);
+    cache.setText('k', '"forever"', undefined);
+    expect(await cache.ttl('k')).toBeUndefined();
+    expect((await cache.getEntry('k'))?.text).toBe('"forever"');
+  });
+
+  it('refuses a bad key, TTL or size, keeping the old value', async () => {
+    const cache = new MemoryCacheAdapter({ maxBytes: 100 });
+    cache.setText('k', '1', undefined);
+    expect(() => cache.setText('', '2', undefined)).toThrow(CacheValidationError);
+    expect(() => cache.setText('k', '2', 0)).toThrow(CacheValidationError);
+    expect(() => cache.setText('k', '2', 1.5)).toThrow(CacheValidationError);
+    expect(() => cache.setText('k', `"${'x'.repeat(200)}"`, undefined)).toThrow(CacheValidationError);
+    expect(await cache.get('k')).toBe(1);
+  });
+});
+
 describe('MemoryCacheAdapter with frozen values', () => {
   it('returns one deep-frozen value per entry; mutating it throws and changes nothing', async () => {
     const cache = new MemoryCacheAdapter({ frozen: true });

@@ -17,6 +17,7 @@ const NEVER: Promise<never> = new Promise<never>(() => {});
 export class CallGuard {
   readonly #client: GuardedClient;
   readonly #deadlines: DeadlineSweeper;
+  readonly #beforeSend: () => void;
   #ready: Promise<void> | undefined;
 
   /** The longest a guarded call can take before it is rejected, in ms. */
@@ -24,8 +25,10 @@ export class CallGuard {
     return this.#deadlines.boundMs;
   }
 
-  constructor(client: GuardedClient, timeoutMs: number) {
+  /** `beforeSend` runs right before each call is sent (the adapter corks the socket for the tick there). */
+  constructor(client: GuardedClient, timeoutMs: number, beforeSend: () => void = () => {}) {
     this.#client = client;
+    this.#beforeSend = beforeSend;
     this.#deadlines = new DeadlineSweeper(timeoutMs);
   }
 
@@ -35,10 +38,17 @@ export class CallGuard {
     if (status === 'end' || status === 'close') {
       return Promise.reject(new CacheUnavailableError(operation, `the Redis connection is ${status}`));
     }
-    if (status === 'ready') return this.#deadlines.run(operation, send);
+    if (status === 'ready') {
+      this.#beforeSend();
+      return this.#deadlines.run(operation, send);
+    }
     // Only send if the caller is still waiting: one that timed out must not see its write land later.
     return this.#deadlines.run(operation, (isLive) =>
-      this.#whenReady().then(() => (isLive() ? send() : NEVER)),
+      this.#whenReady().then(() => {
+        if (!isLive()) return NEVER;
+        this.#beforeSend();
+        return send();
+      }),
     );
   }
 

@@ -11,6 +11,7 @@ import {
   type Codec,
   closedError,
   defaultCodec,
+  type EncodedWriter,
   type EntryReader,
   escapeGlob,
   msToTtlSeconds,
@@ -33,6 +34,7 @@ import {
 } from './cluster-routing.js';
 import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
 import { RedisEntryReader } from './redis-entry-reader.js';
+import { corkForTick } from './tick-cork.js';
 
 /** Options of {@link RedisCacheAdapter}: how to connect (see {@link RedisConnectionOptions}) plus these. */
 export interface RedisCacheAdapterOptions extends RedisConnectionOptions {
@@ -77,7 +79,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
  */
 export class RedisCacheAdapter
   extends EventEmitter<RedisCacheAdapterEvents>
-  implements ClosableCache, EntryReader, BoundedCalls
+  implements ClosableCache, EntryReader, BoundedCalls, EncodedWriter
 {
   /** What this adapter supports. */
   readonly capabilities: CacheCapabilities = { patternDelete: true, ttlPrecision: 'milliseconds' };
@@ -93,6 +95,11 @@ export class RedisCacheAdapter
   readonly #scanPattern: string;
   readonly #scanCount: number;
   #closed = false;
+
+  /** How values are encoded (entries read with `getEntry` carry their text in this codec). */
+  get codec(): Codec {
+    return this.#codec;
+  }
 
   /** Every call but `deletePattern` and `clear` settles within this many ms: `commandTimeoutMs` plus the sweep. */
   get callBoundMs(): number {
@@ -120,7 +127,7 @@ export class RedisCacheAdapter
     const { client, ownsClient } = resolveConnection(options);
     this.client = client;
     this.#ownsClient = ownsClient;
-    this.#guard = new CallGuard(client, timeoutMs);
+    this.#guard = new CallGuard(client, timeoutMs, () => corkForTick(client));
     this.#reader = new RedisEntryReader(client);
     if (ownsClient) client.on('error', (error: Error) => this.emit('error', error));
   }
@@ -144,7 +151,7 @@ export class RedisCacheAdapter
     const entry = await this.#guard.run('getEntry', () => this.#reader.readOne(full));
     return entry === undefined
       ? undefined
-      : { value: this.#codec.decode(entry.text) as T, ttlMs: entry.ttlMs };
+      : { value: this.#codec.decode(entry.text) as T, ttlMs: entry.ttlMs, text: entry.text };
   }
 
   /** Reads many keys with their remaining TTLs: one command per master (GET and PTTL of each key, in Lua). */
@@ -160,7 +167,11 @@ export class RedisCacheAdapter
     for (let i = 0; i < unique.length; i++) {
       const entry = entries[i];
       if (entry !== undefined)
-        found.set(unique[i]!, { value: this.#codec.decode(entry.text) as T, ttlMs: entry.ttlMs });
+        found.set(unique[i]!, {
+          value: this.#codec.decode(entry.text) as T,
+          ttlMs: entry.ttlMs,
+          text: entry.text,
+        });
     }
     return found;
   }
@@ -171,10 +182,16 @@ export class RedisCacheAdapter
     const ttlMs = ttlToMs(ttl);
     const text = this.#codec.encode(value);
     this.#open('set');
-    const full = this.#prefix + key;
-    await this.#guard.run('set', () =>
-      ttlMs === undefined ? this.client.set(full, text) : this.client.set(full, text, 'PX', ttlMs),
-    );
+    await this.#setText(key, text, ttlMs);
+  }
+
+  /** Stores `text`, which this adapter's codec produced for a value, as `set` would store that value. */
+  async setEncoded(key: string, text: string, ttl?: number | null): Promise<void> {
+    assertKey(key);
+    const ttlMs = ttlToMs(ttl);
+    if (typeof text !== 'string') throw new TypeError('text must be a string');
+    this.#open('set');
+    await this.#setText(key, text, ttlMs);
   }
 
   /** Removes `key` (one UNLINK). */
@@ -259,6 +276,13 @@ export class RedisCacheAdapter
     if (this.#closed) throw closedError(operation);
   }
 
+  #setText(key: string, text: string, ttlMs: number | undefined): Promise<unknown> {
+    const full = this.#prefix + key;
+    return this.#guard.run('set', () =>
+      ttlMs === undefined ? this.client.set(full, text) : this.client.set(full, text, 'PX', ttlMs),
+    );
+  }
+
   async #mget(fullKeys: string[]): Promise<Array<string | null>> {
     if (!this.client.isCluster) return (this.client as Redis).mget(fullKeys);
     const result = new Array<string | null>(fullKeys.length).fill(null);
@@ -270,7 +294,9 @@ export class RedisCacheAdapter
 
   /** One pipeline on the batch's master: an MGET per hash slot. */
   async #mgetBatch(batch: MasterBatch, result: Array<string | null>): Promise<void> {
-    const pipeline = masterOf(batch).pipeline();
+    const node = masterOf(batch);
+    corkForTick(node);
+    const pipeline = node.pipeline();
     for (const group of batch.groups) pipeline.mget(group.keys);
     const replies = (await pipeline.exec()) ?? [];
     batch.groups.forEach((group, g) => {
@@ -288,6 +314,7 @@ export class RedisCacheAdapter
   ): Promise<void> {
     const byKey = new Map(entries);
     const send = (node: Redis, keys: readonly string[]): Promise<void> => {
+      corkForTick(node);
       const multi = node.multi();
       for (const key of keys) {
         if (ttlMs === undefined) multi.set(key, byKey.get(key)!);

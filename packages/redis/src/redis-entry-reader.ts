@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { type MasterBatch, masterOf, withRedirects } from './cluster-routing.js';
+import { corkForTick } from './tick-cork.js';
 
 /** A stored text with its remaining TTL in ms (`undefined`: no expiry). */
 export interface RawEntry {
@@ -9,22 +10,34 @@ export interface RawEntry {
 }
 
 /**
- * GET and PTTL of every key, atomically (a key cannot expire between the two), in one command. Keys of another type
- * read as absent, as MGET reads them. A Cluster refuses declared keys of several slots (CROSSSLOT) even with
- * `allow-cross-slot-keys`, so there the keys come as arguments: the flag lets the script read every key its master
- * serves, and a key the master no longer serves fails the script ("non local key"), which is retried on a fresh
- * slot table like a MOVED.
+ * The value and PTTL of every key, atomically (a key cannot expire between the two), in one command: MGET plus a
+ * PTTL per key found. Keys of another type read as absent, as MGET reads them. A Cluster refuses declared keys of
+ * several slots (CROSSSLOT) even with `allow-cross-slot-keys`, and so does MGET inside the script, so there the keys
+ * come as arguments and are read with one GET each; a key the master no longer serves fails the script ("non local
+ * key"), which is retried on a fresh slot table like a MOVED.
  */
 export const READ_SCRIPT = `#!lua flags=no-writes,allow-cross-slot-keys
 local keys = KEYS
-if #keys == 0 then keys = ARGV end
+local texts
+if #keys > 0 then
+  texts = redis.call('MGET', unpack(keys))
+else
+  -- A Cluster: keys of several slots, so one GET each (MGET must stay within a slot).
+  keys = ARGV
+  texts = {}
+  for i = 1, #keys do
+    local text = redis.pcall('GET', keys[i])
+    if type(text) == 'table' and text.err ~= nil then
+      if string.find(text.err, 'non local key') then return redis.error_reply(text.err) end
+      text = false
+    end
+    texts[i] = text
+  end
+end
 local out = {}
 for i = 1, #keys do
-  local text = redis.pcall('GET', keys[i])
-  if type(text) == 'table' and text.err ~= nil and string.find(text.err, 'non local key') then
-    return redis.error_reply(text.err)
-  end
-  if type(text) == 'string' then
+  local text = texts[i]
+  if text then
     out[2 * i - 1] = text
     out[2 * i] = redis.call('PTTL', keys[i])
   else
@@ -38,6 +51,15 @@ const READ_SHA = createHash('sha1').update(READ_SCRIPT).digest('hex');
 
 /** A server that cannot run the script (no EVAL in its ACL, Redis before 7): reads fall back to MGET + PTTLs. */
 const SCRIPT_REFUSED = /NOPERM|unknown command|compiling script|shebang|flag/i;
+
+/**
+ * The most keys one gathered read carries; more in one tick make several, sent back to back. Smaller batches let
+ * the client decode one reply while Redis runs the next script, instead of each waiting for the other.
+ */
+const GATHER_LIMIT = Number(process.env.STRATA_GATHER ?? 128);
+
+/** The most keys one script call reads (Lua's `unpack` refuses a few thousand). */
+const SCRIPT_KEYS = 1000;
 
 /** The reads gathered in one tick: each distinct key once, and the promise of their entries. */
 interface Gathered {
@@ -73,7 +95,7 @@ export class RedisEntryReader {
   /** The entry of one full key, read together with the other keys asked for in this tick. */
   readOne(fullKey: string): Promise<RawEntry | undefined> {
     let gathered = this.#gathered;
-    if (gathered === undefined) {
+    if (gathered === undefined || gathered.keys.length >= GATHER_LIMIT) {
       gathered = this.#gather();
       // After every promise reaction of this tick, so that concurrent callers land in one batch.
       process.nextTick(gathered.send);
@@ -102,7 +124,7 @@ export class RedisEntryReader {
     const keys: string[] = [];
     const entries = new Promise<Array<RawEntry | undefined>>((resolve, reject) => {
       send = () => {
-        this.#gathered = undefined;
+        if (this.#gathered?.keys === keys) this.#gathered = undefined;
         this.read(keys).then(resolve, reject);
       };
     });
@@ -114,6 +136,7 @@ export class RedisEntryReader {
 
   async #readBatch(batch: MasterBatch, result: Array<RawEntry | undefined>): Promise<void> {
     const node = masterOf(batch);
+    corkForTick(node);
     const keys = batch.groups.length === 1 ? batch.groups[0]!.keys : batch.groups.flatMap((g) => g.keys);
     const positions =
       batch.groups.length === 1 ? batch.groups[0]!.positions : batch.groups.flatMap((g) => g.positions);
@@ -136,7 +159,11 @@ export class RedisEntryReader {
     }
     if (!this.#scriptRefused) {
       try {
-        return await this.#runScript(node, keys);
+        if (keys.length <= SCRIPT_KEYS) return await this.#runScript(node, keys);
+        // Lua unpacks at most a few thousand values: long lists go in several calls, pipelined on one connection.
+        const chunks: string[][] = [];
+        for (let i = 0; i < keys.length; i += SCRIPT_KEYS) chunks.push(keys.slice(i, i + SCRIPT_KEYS));
+        return (await Promise.all(chunks.map((chunk) => this.#runScript(node, chunk)))).flat();
       } catch (error) {
         if (!(error instanceof Error) || !SCRIPT_REFUSED.test(error.message)) throw error;
         this.#scriptRefused = true;

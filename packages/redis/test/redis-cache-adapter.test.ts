@@ -127,6 +127,45 @@ function countCalls(clients: readonly Redis[], method: 'pipeline' | 'evalsha' | 
   return () => calls;
 }
 
+describe('RedisCacheAdapter writes', () => {
+  it('setEncoded stores codec text as set stores the value, and refuses bad input before sending', async () => {
+    const cache = new RedisCacheAdapter({ url: redis.url, namespace: uniqueNamespace() });
+    await cache.setEncoded('k', cache.codec.encode(new Map([[1, 'a']])), 60);
+    expect(await cache.get('k')).toEqual(new Map([[1, 'a']]));
+    expect(await cache.ttl('k')).toBe(60);
+    await expect(cache.setEncoded('', '1')).rejects.toBeInstanceOf(CacheValidationError);
+    await expect(cache.setEncoded('k', '1', -1)).rejects.toBeInstanceOf(CacheValidationError);
+    expect(await cache.get('k')).toEqual(new Map([[1, 'a']]));
+    await cache.clear();
+    await cache.close();
+  });
+
+  it('sends the commands of 64 concurrent calls in a couple of socket writes, each call answered', async () => {
+    const client = new Redis(redis.url);
+    const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
+    await cache.set('warm', 1);
+    const socket = client.stream as unknown as {
+      _write: (...a: unknown[]) => void;
+      _writev: (...a: unknown[]) => void;
+    };
+    let writes = 0;
+    for (const method of ['_write', '_writev'] as const) {
+      const original = socket[method].bind(socket);
+      socket[method] = (...args: unknown[]) => {
+        writes++;
+        original(...args);
+      };
+    }
+    await Promise.all(Array.from({ length: 64 }, (_, i) => cache.set(`k${i}`, i)));
+    expect(writes).toBeLessThanOrEqual(3);
+    const found = await cache.getMany(Array.from({ length: 64 }, (_, i) => `k${i}`));
+    expect([...found.values()]).toEqual(Array.from({ length: 64 }, (_, i) => i));
+    await cache.clear();
+    await cache.close();
+    await client.quit();
+  });
+});
+
 describe('RedisCacheAdapter reads issued within one tick', () => {
   it('go to a standalone server as one command, each answered with its own value and TTL', async () => {
     const client = new Redis(redis.url);
@@ -144,7 +183,7 @@ describe('RedisCacheAdapter reads issued within one tick', () => {
     expect(entries.slice(keys.length)).toEqual([
       undefined,
       undefined,
-      { value: { i: 1 }, ttlMs: expect.any(Number) },
+      { value: { i: 1 }, ttlMs: expect.any(Number), text: '{"i":1}' },
     ]);
     (entries[1]!.value as { i: number }).i = 99;
     expect(entries.at(-1)?.value).toEqual({ i: 1 });

@@ -21,8 +21,11 @@ import {
   type OrderedBus,
   readsSync,
   type SyncReader,
+  type TextWriter,
   toItemEntries,
   ttlToMs,
+  writesEncoded,
+  writesText,
 } from '@strata-cache/core';
 import { EventEmitter } from 'eventemitter3';
 import { FillFence } from './fill-fence.js';
@@ -75,6 +78,10 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   readonly #syncTop: SyncReader | undefined;
   readonly #bus: InvalidationBus | undefined;
   readonly #deadlines: DeadlineSweeper;
+  /** Per tier: the tier when it takes encoded text (see `TextWriter`). */
+  readonly #textWriters: ReadonlyArray<TextWriter | undefined>;
+  /** Per tier: the codec of the text its entries carry, if it says. */
+  readonly #codecs: readonly unknown[];
   /** Per tier: whether it bounds its own calls within `timeoutMs`, so that no time limit of ours is stacked on it. */
   readonly #selfBounded: readonly boolean[];
   /** The bus, once it has paired with the last tier: writes and their invalidations then share a round trip. */
@@ -109,6 +116,8 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       throw new RangeError("onLowerTierError must be 'degrade' or 'throw'");
     this.#degrade = merged.onLowerTierError === 'degrade';
     this.#deadlines = new DeadlineSweeper(merged.timeoutMs);
+    this.#textWriters = this.#tiers.map(({ cache }) => (writesText(cache) ? cache : undefined));
+    this.#codecs = this.#tiers.map(({ cache }) => (cache as { codec?: unknown }).codec);
     this.#selfBounded = this.#tiers.map(({ cache }) => (callBoundMs(cache) ?? Infinity) <= merged.timeoutMs);
     this.#hits = this.#tiers.map(() => 0);
     this.capabilities = (this.#last as { capabilities?: CacheCapabilities }).capabilities ?? {
@@ -161,12 +170,26 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     return this.#readBelow<T>(key);
   }
 
-  /** Writes the last tier, publishes the change, then fills the tiers above (unless the key changed meanwhile). */
+  /**
+   * Writes the last tier, publishes the change, then fills the tiers above (unless the key changed meanwhile). The
+   * value is encoded once when the last tier takes encoded text: the same text goes to every tier sharing its codec.
+   */
   async set(key: string, value: unknown, ttl?: number | null): Promise<void> {
     assertKey(key);
     const ttlMs = ttlToMs(ttl);
     this.#open('set');
-    await this.#write('set', [key], () => this.#last.set(key, value, ttl), { values: [value], ttlMs });
+    const last = this.#last;
+    if (writesEncoded(last)) {
+      const text = last.codec.encode(value);
+      const encoded = { text, codec: last.codec };
+      await this.#write('set', [key], () => last.setEncoded(key, text, ttl), {
+        values: [value],
+        ttlMs,
+        encoded,
+      });
+    } else {
+      await this.#write('set', [key], () => last.set(key, value, ttl), { values: [value], ttlMs });
+    }
     this.#counts.sets++;
     this.emit('set', { keys: [key] });
   }
@@ -393,20 +416,41 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   /** Installs `entry` (read from tier `from`) in the tiers above it, if the fence allows. */
   #fill(key: string, entry: CacheEntry, from: number, ticket: number): void {
     if (this.#upperSuspended > 0 || !this.#fence.mayFill(key, ticket)) return;
-    for (let i = 0; i < from; i++) this.#put(i, key, entry.value, entry.ttlMs);
+    const text = entry.text !== undefined ? { text: entry.text, codec: this.#codecs[from] } : undefined;
+    for (let i = 0; i < from; i++) this.#put(i, key, entry.value, entry.ttlMs, text);
   }
 
-  /** Sets `key` in upper tier `i` for at most its maxTtl; synchronous start, so no invalidation slips between. */
-  #put(i: number, key: string, value: unknown, ttlMs: number | undefined): void {
+  /**
+   * Sets `key` in upper tier `i` for at most its maxTtl; synchronous start, so no invalidation slips between. A tier
+   * that takes text in the codec the value was read in gets that text: no second encoding.
+   */
+  #put(
+    i: number,
+    key: string,
+    value: unknown,
+    ttlMs: number | undefined,
+    encoded?: { readonly text: string; readonly codec: unknown },
+  ): void {
     const tier = this.#tiers[i]!;
     const ms = Math.min(ttlMs ?? Number.POSITIVE_INFINITY, tier.maxTtlMs);
     if (ms < 1) return;
-    tier.cache.set(key, value, ms / 1000).catch((error: unknown) => {
-      // A value an upper tier cannot hold (too large for its maxBytes) simply is not cached there.
-      if (!(error instanceof CacheError && error.code === 'CACHE_VALUE_TOO_LARGE'))
-        this.#error('fill', error, i);
-      this.#dropUpper([key]);
-    });
+    const writer = this.#textWriters[i];
+    if (writer !== undefined && encoded !== undefined && encoded.codec === writer.codec) {
+      try {
+        writer.setText(key, encoded.text, Math.ceil(ms));
+      } catch (error) {
+        this.#fillFailed(i, key, error);
+      }
+      return;
+    }
+    tier.cache.set(key, value, ms / 1000).catch((error: unknown) => this.#fillFailed(i, key, error));
+  }
+
+  #fillFailed(i: number, key: string, error: unknown): void {
+    // A value an upper tier cannot hold (too large for its maxBytes) simply is not cached there.
+    if (!(error instanceof CacheError && error.code === 'CACHE_VALUE_TOO_LARGE'))
+      this.#error('fill', error, i);
+    void this.#dropUpper([key]);
   }
 
   /**
@@ -418,7 +462,14 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     operation: string,
     keys: readonly string[],
     writeLast: () => Promise<void>,
-    fill: { values: readonly unknown[]; ttlMs: number | undefined } | undefined,
+    fill:
+      | {
+          values: readonly unknown[];
+          ttlMs: number | undefined;
+          /** For a single key: its value as the last tier's codec encoded it. */
+          encoded?: { readonly text: string; readonly codec: unknown };
+        }
+      | undefined,
   ): Promise<void> {
     const tickets = keys.map((k) => this.#fence.beginWrite(k));
     const invalidation: Invalidation = { kind: 'keys', keys };
@@ -441,7 +492,8 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       if (fill === undefined || this.#upperSuspended > 0) return;
       for (const [k, key] of keys.entries()) {
         if (!this.#fence.mayFillOwnWrite(key, tickets[k]!)) continue;
-        for (let i = 0; i < this.#upper.length; i++) this.#put(i, key, fill.values[k], fill.ttlMs);
+        for (let i = 0; i < this.#upper.length; i++)
+          this.#put(i, key, fill.values[k], fill.ttlMs, fill.encoded);
       }
     } finally {
       for (const [k, key] of keys.entries()) this.#fence.endWrite(key, tickets[k]!);

@@ -1,4 +1,4 @@
-import { LocalBus, LocalBusChannel } from '@strata-cache/core';
+import { LocalBus, LocalBusChannel, StrataCodec } from '@strata-cache/core';
 import { describeCacheProtocol } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
 import { describe, expect, it } from 'vitest';
@@ -111,5 +111,34 @@ describe('TieredCache specifics', () => {
     expect(() => new TieredCache({ tiers: [m, m], maxTTL: 5 } as never)).toThrow(
       /Unknown TieredCache option 'maxTTL'/,
     );
+  });
+});
+
+describe('TieredCache encodes a value once', () => {
+  it('fills L1 with the text read from L2 when both share a codec, and decodes a fresh copy per caller', async () => {
+    class CountingCodec extends StrataCodec {
+      encodes = 0;
+      override encode(value: unknown): string {
+        this.encodes++;
+        return super.encode(value);
+      }
+    }
+    const codec = new CountingCodec();
+    const l1 = new MemoryCacheAdapter({ codec });
+    const l2 = new MemoryCacheAdapter({ codec });
+    await l2.set('k', { n: 1, at: new Date(3) }, 60);
+    const cache = new TieredCache({ tiers: [l1, l2] });
+    codec.encodes = 0;
+    const first = await cache.get<{ n: number; at: Date }>('k');
+    expect(codec.encodes).toBe(0);
+    expect(await l1.ttl('k')).toBe(60);
+    first!.n = 2;
+    expect(await cache.get('k')).toEqual({ n: 1, at: new Date(3) });
+    expect(cache.stats().hits).toEqual([1, 1]);
+    // Another codec instance: the text may not be what L1 would write, so L1 encodes the value itself.
+    const other = new TieredCache({ tiers: [new MemoryCacheAdapter({ codec: new StrataCodec() }), l2] });
+    await other.get('k');
+    expect(codec.encodes).toBe(0);
+    expect(await other.get('k')).toEqual({ n: 1, at: new Date(3) });
   });
 });

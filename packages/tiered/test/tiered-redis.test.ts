@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { CacheProtocol } from '@strata-cache/core';
+import { type CacheProtocol, SerializationError, StrataCodec } from '@strata-cache/core';
 import { describeCacheProtocol, uniqueNamespace } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
 import { RedisCacheAdapter, RedisPubSubBus } from '@strata-cache/redis';
@@ -126,6 +126,31 @@ describe('TieredCache instances over real Redis', () => {
       while (seen.length < i) await new Promise((r) => setTimeout(r, 1));
       expect(Number(await seen[i - 1])).toBeGreaterThanOrEqual(i);
     }
+  });
+
+  it('set encodes the value once for L2 and L1, and refuses a value it cannot encode before touching anything', async () => {
+    const namespace = uniqueNamespace();
+    let encodes = 0;
+    const codec = new StrataCodec();
+    const counting = Object.assign(Object.create(codec) as StrataCodec, {
+      encode: (value: unknown) => {
+        encodes++;
+        return codec.encode(value);
+      },
+    });
+    const l1 = new MemoryCacheAdapter({ namespace, codec: counting });
+    const l2 = new RedisCacheAdapter({ url: redis.url, namespace, codec: counting });
+    const cache = new TieredCache({ tiers: [l1, l2] });
+    opened.push(cache, l2);
+    await cache.set('k', { at: new Date(1) }, 30);
+    expect(encodes).toBe(1);
+    expect(await l1.get('k')).toEqual({ at: new Date(1) });
+    expect(await l2.get('k')).toEqual({ at: new Date(1) });
+    const errors: unknown[] = [];
+    cache.on('error', (e) => errors.push(e));
+    await expect(cache.set('k', () => {})).rejects.toBeInstanceOf(SerializationError);
+    expect(errors).toEqual([]);
+    expect(await cache.get('k')).toEqual({ at: new Date(1) });
   });
 
   it('two separate Node processes see each other’s writes', async () => {
