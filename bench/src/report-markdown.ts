@@ -154,6 +154,8 @@ export function renderMarkdown(results: Results, info: RunInfo): string {
     '  `RedisCacheAdapter`, with `RedisPubSubBus`, every option at its default. In the L2 rows its L1 is emptied',
     '  before each run and every key is read once per run, so each read is an L1 miss, an L2 hit and an L1 fill.',
     '- **Strata RedisCacheAdapter alone** is the L2 adapter without L1 or bus; **MemoryCacheAdapter alone** the L1.',
+    '- **Strata TieredCache, frozen (zero-copy) L1** is the same stack with `frozen: true` on its L1: an L1 hit',
+    '  returns one shared deep-frozen value per entry instead of a fresh copy (see the memory package README).',
     '- Peers run with their documented Redis set-ups and an L1 of the same 10,000 entries: BentoCache with its',
     '  memory driver, Redis driver and Redis bus (ioredis 6, outside its declared `^5` peer range); cacheable with',
     '  `@cacheable/memory`, `@keyv/redis` and sync over `@qified/redis`; cache-manager with a memory and a',
