@@ -136,7 +136,8 @@ export class RedisEntryReader {
 
   async #readBatch(batch: MasterBatch, result: Array<RawEntry | undefined>): Promise<void> {
     const node = masterOf(batch);
-    corkForTick(node);
+    // A lone key is read with two commands: written together, they cost one system call.
+    corkForTick(node, batch.groups.length === 1 && batch.groups[0]!.keys.length === 1);
     const keys = batch.groups.length === 1 ? batch.groups[0]!.keys : batch.groups.flatMap((g) => g.keys);
     const positions =
       batch.groups.length === 1 ? batch.groups[0]!.positions : batch.groups.flatMap((g) => g.positions);

@@ -488,7 +488,11 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
         if (behind === undefined) this.#publishUnknownEffect(invalidation);
         throw this.#error(operation, error, last);
       }
-      await (behind ?? this.#publish(invalidation));
+      // Paired, the publish's reply follows the write's on one connection: waiting for it costs nothing. Otherwise the
+      // invalidation is sent now, after the write took effect, and the caller does not wait a second round trip
+      // for Redis to acknowledge it: a failed publish is an `error` event either way, never the caller's rejection.
+      if (behind !== undefined) await behind;
+      else void this.#publish(invalidation);
       if (fill === undefined || this.#upperSuspended > 0) return;
       for (const [k, key] of keys.entries()) {
         if (!this.#fence.mayFillOwnWrite(key, tickets[k]!)) continue;

@@ -142,3 +142,30 @@ describe('TieredCache encodes a value once', () => {
     expect(await other.get('k')).toEqual({ n: 1, at: new Date(3) });
   });
 });
+
+describe('TieredCache writes without a paired bus', () => {
+  it('send the invalidation once the write took effect, and do not wait for the bus to acknowledge it', async () => {
+    const events: string[] = [];
+    const l2 = new MemoryCacheAdapter();
+    const set = l2.set.bind(l2);
+    l2.set = async (...args: Parameters<typeof set>) => {
+      await set(...args);
+      events.push('l2 set');
+    };
+    const bus = {
+      id: 'slow',
+      publish: () => {
+        events.push('publish');
+        return new Promise<void>(() => {});
+      },
+      subscribe: async () => () => {},
+      close: async () => {},
+    };
+    const cache = new TieredCache({ tiers: [new MemoryCacheAdapter(), l2], bus });
+    await cache.ready();
+    await cache.set('k', 1);
+    expect(events).toEqual(['l2 set', 'publish']);
+    expect(await cache.get('k')).toBe(1);
+    await cache.close();
+  });
+});
