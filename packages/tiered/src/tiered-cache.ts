@@ -475,7 +475,9 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     const invalidation: Invalidation = { kind: 'keys', keys };
     const last = this.#tiers.length - 1;
     try {
-      await this.#dropUpper(keys);
+      // The upper copies are dropped while the write is sent (an in-process tier drops them at once): either way
+      // they are gone before this call returns, and the fence keeps any concurrent fill from restoring them.
+      const dropped = this.#dropUpper(keys);
       const written = this.#bounded(last, operation, writeLast);
       // Paired, the invalidation is sent on the write's own connection right behind it: one round trip for both,
       // and still no other instance hears of the write before it took effect.
@@ -486,8 +488,10 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
         await written;
       } catch (error) {
         if (behind === undefined) this.#publishUnknownEffect(invalidation);
+        await dropped;
         throw this.#error(operation, error, last);
       }
+      await dropped;
       // Paired, the publish's reply follows the write's on one connection: waiting for it costs nothing. Otherwise the
       // invalidation is sent now, after the write took effect, and the caller does not wait a second round trip
       // for Redis to acknowledge it: a failed publish is an `error` event either way, never the caller's rejection.
@@ -529,8 +533,12 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     }
   }
 
-  async #dropUpper(keys: readonly string[]): Promise<void> {
-    await Promise.all(
+  /** Deletes `keys` from every upper tier; never rejects (failures are `error` events). */
+  #dropUpper(keys: readonly string[]): Promise<unknown> {
+    if (this.#upper.length === 1 && keys.length === 1) {
+      return this.#upper[0]!.cache.delete(keys[0]!).catch((e: unknown) => this.#error('delete', e, 0));
+    }
+    return Promise.all(
       this.#upper.flatMap((tier, i) =>
         keys.map((k) => tier.cache.delete(k).catch((e: unknown) => this.#error('delete', e, i))),
       ),
