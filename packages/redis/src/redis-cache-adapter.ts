@@ -34,6 +34,7 @@ import {
 } from './cluster-routing.js';
 import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
 import { RedisEntryReader } from './redis-entry-reader.js';
+import { RedisWriteGatherer } from './redis-write-gatherer.js';
 import { corkForTick } from './tick-cork.js';
 
 /** Options of {@link RedisCacheAdapter}: how to connect (see {@link RedisConnectionOptions}) plus these. */
@@ -91,6 +92,8 @@ export class RedisCacheAdapter
   readonly #codec: Codec;
   readonly #guard: CallGuard;
   readonly #reader: RedisEntryReader;
+  /** Gathers a tick's single-key writes on a standalone server (undefined on a Cluster). */
+  readonly #writes: RedisWriteGatherer | undefined;
   readonly #prefix: string;
   readonly #scanPattern: string;
   readonly #scanCount: number;
@@ -129,6 +132,7 @@ export class RedisCacheAdapter
     this.#ownsClient = ownsClient;
     this.#guard = new CallGuard(client, timeoutMs, () => corkForTick(client));
     this.#reader = new RedisEntryReader(client);
+    this.#writes = client.isCluster ? undefined : new RedisWriteGatherer(client as Redis, this);
     if (ownsClient) client.on('error', (error: Error) => this.emit('error', error));
   }
 
@@ -278,6 +282,8 @@ export class RedisCacheAdapter
 
   #setText(key: string, text: string, ttlMs: number | undefined): Promise<unknown> {
     const full = this.#prefix + key;
+    const writes = this.#writes;
+    if (writes !== undefined) return this.#guard.run('set', () => writes.set(full, text, ttlMs));
     return this.#guard.run('set', () =>
       ttlMs === undefined ? this.client.set(full, text) : this.client.set(full, text, 'PX', ttlMs),
     );

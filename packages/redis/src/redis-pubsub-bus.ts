@@ -19,6 +19,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { keySlot } from './key-slot.js';
 import { RedisCacheAdapter } from './redis-cache-adapter.js';
 import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
+import { flushGatheredWrites } from './redis-write-gatherer.js';
 
 /** Options of {@link RedisPubSubBus}: how to connect (see {@link RedisConnectionOptions}) plus these. */
 export interface RedisPubSubBusOptions extends RedisConnectionOptions {
@@ -279,8 +280,12 @@ export class RedisPubSubBus implements OrderedBus {
    */
   #publishVia(): Redis | Cluster {
     // Paired, messages follow the cache's writes on its connection; while it is not ready, our own one serves.
-    const paired = this.#paired?.client;
-    if (paired !== undefined && paired.status === 'ready') return paired;
+    const paired = this.#paired;
+    if (paired !== undefined && paired.client.status === 'ready') {
+      // Writes the adapter gathered this tick go first: an invalidation never precedes the write it announces.
+      flushGatheredWrites(paired.cache);
+      return paired.client;
+    }
     if (!this.#publisher.isCluster) return this.#publisher;
     const cluster = this.#publisher as Cluster;
     const owner = cluster.slots[keySlot(this.channel)]?.[0];

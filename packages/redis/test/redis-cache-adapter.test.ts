@@ -140,6 +140,40 @@ describe('RedisCacheAdapter writes', () => {
     await cache.close();
   });
 
+  it('sends the writes of one tick after the first as one script, each stored as its own SET would', async () => {
+    const client = new Redis(redis.url);
+    const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
+    const scripts = countCalls([client], 'evalsha');
+    const keys = Array.from({ length: 64 }, (_, i) => `k${i}`);
+    await cache.set('k3', 'old', 100);
+    await Promise.all(keys.map((key, i) => cache.set(key, { i }, i % 2 === 0 ? 30 : undefined)));
+    expect(scripts()).toBe(1);
+    const found = await cache.getMany(keys);
+    expect([...found.values()]).toEqual(keys.map((_, i) => ({ i })));
+    expect(await client.pttl(`${cache.namespace}:k2`)).toBeGreaterThan(29_000);
+    expect(await client.pttl(`${cache.namespace}:k3`)).toBe(-1);
+    await cache.clear();
+    await cache.close();
+    await client.quit();
+  });
+
+  it('writes one SET each when the server refuses the script', async () => {
+    const client = new Redis(redis.url);
+    client.evalsha = (() =>
+      Promise.reject(
+        new Error("NOPERM this user has no permissions to run the 'evalsha' command"),
+      )) as unknown as Redis['evalsha'];
+    const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
+    const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
+    for (let round = 0; round < 2; round++) {
+      await Promise.all(keys.map((key, i) => cache.set(key, i + round, 30)));
+      expect([...(await cache.getMany(keys)).values()]).toEqual(keys.map((_, i) => i + round));
+    }
+    await cache.clear();
+    await cache.close();
+    await client.quit();
+  });
+
   it('sends the commands of 64 concurrent calls in a couple of socket writes, each call answered', async () => {
     const client = new Redis(redis.url);
     const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });

@@ -126,6 +126,23 @@ describe('TieredCache instances over real Redis', () => {
       while (seen.length < i) await new Promise((r) => setTimeout(r, 1));
       expect(Number(await seen[i - 1])).toBeGreaterThanOrEqual(i);
     }
+    // Concurrent writes go out gathered (one script, one message): the message still follows every write it names.
+    l2.client.sendCommand = original;
+    const checks: Array<Promise<boolean>> = [];
+    subscriber.on('message', (_channel: string, text: string) => {
+      const { keys } = JSON.parse(text) as { keys?: string[] };
+      for (const key of keys ?? []) {
+        if (key.startsWith('c:')) checks.push(reader.get(`${namespace}:${key}`).then((v) => v === '"new"'));
+      }
+    });
+    const keys = Array.from({ length: 64 }, (_, j) => `c:${j}`);
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(keys.map((key) => l2.set(key, 'old')));
+      checks.length = 0;
+      await Promise.all(keys.map((key) => a.set(key, 'new')));
+      while (checks.length < keys.length) await new Promise((r) => setTimeout(r, 1));
+      expect(await Promise.all(checks)).toEqual(keys.map(() => true));
+    }
   });
 
   it('set encodes the value once for L2 and L1, and refuses a value it cannot encode before touching anything', async () => {
