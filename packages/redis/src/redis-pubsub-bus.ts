@@ -93,8 +93,9 @@ export function busChannel(namespace: string): string {
 }
 
 /**
- * An {@link InvalidationBus} over Redis pub/sub. It publishes through the given (or its own) client and listens on
- * a dedicated subscriber connection. Messages carry the sender's id and sequence number; a gap in a sender's
+ * An {@link OrderedBus} (an `InvalidationBus` that can publish right behind a paired adapter's writes) over Redis
+ * pub/sub. It publishes through the given (or its own) client, or the paired adapter's, and listens on a dedicated
+ * subscriber connection. Messages carry the sender's id and sequence number; a gap in a sender's
  * sequence, a reconnect of the subscriber, or a heartbeat that does not come back all tell listeners to `reset`.
  * Only invalidations travel, never values.
  */
