@@ -16,6 +16,7 @@ import {
   SequenceTracker,
 } from '@strata-cache/core';
 import type { Cluster, Redis } from 'ioredis';
+import { CallGuard } from './call-guard.js';
 import { keySlot } from './key-slot.js';
 import { RedisCacheAdapter } from './redis-cache-adapter.js';
 import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
@@ -109,6 +110,8 @@ export class RedisPubSubBus implements OrderedBus {
   readonly #listeners = new Set<BusListener>();
   readonly #tracker = new SequenceTracker();
   readonly #deadlines: DeadlineSweeper;
+  /** Bounds each publish, and holds one issued while the publisher (re)connects until it is ready. */
+  readonly #guard: CallGuard;
   readonly #heartbeatTimeoutMs: number;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   readonly #live: Promise<void>;
@@ -140,7 +143,8 @@ export class RedisPubSubBus implements OrderedBus {
     this.#heartbeatTimeoutMs = positiveIntegerOption('heartbeatTimeoutMs', merged.heartbeatTimeoutMs);
     if (this.#heartbeatTimeoutMs <= heartbeatMs)
       throw new RangeError('heartbeatTimeoutMs must be longer than heartbeatMs');
-    this.#deadlines = new DeadlineSweeper(positiveIntegerOption('publishTimeoutMs', merged.publishTimeoutMs));
+    const publishTimeoutMs = positiveIntegerOption('publishTimeoutMs', merged.publishTimeoutMs);
+    this.#deadlines = new DeadlineSweeper(publishTimeoutMs);
     const {
       id: _id,
       namespace: _ns,
@@ -152,6 +156,7 @@ export class RedisPubSubBus implements OrderedBus {
     const { client, ownsClient } = resolveConnection(connection);
     this.#publisher = client;
     this.#ownsPublisher = ownsClient;
+    this.#guard = new CallGuard(client, publishTimeoutMs);
     // The subscriber is always our own connection: a subscribed connection can do nothing else.
     this.#subscriber = client.isCluster
       ? (client as Cluster).duplicate(undefined, { redisOptions: { autoResubscribe: false } })
@@ -234,6 +239,7 @@ export class RedisPubSubBus implements OrderedBus {
     this.#batch?.settle(closedError('publish'));
     this.#batch = undefined;
     this.#deadlines.abort((operation) => closedError(operation));
+    this.#guard.abort((operation) => closedError(operation));
     await Promise.all([this.#subscriber, ...(this.#ownsPublisher ? [this.#publisher] : [])].map(closeClient));
   }
 
@@ -270,7 +276,8 @@ export class RedisPubSubBus implements OrderedBus {
     // Version and origin first, so that receivers recognise their own messages by prefix, without parsing them.
     const message: BusMessage = { v: BUS_WIRE_VERSION, origin: this.id, seq: ++this.#seq, ...invalidation };
     const text = encodeBusMessage(message);
-    await this.#deadlines.run('publish', () => this.#publishVia().publish(this.channel, text));
+    // Through the guard: a publish issued before the publisher is connected (right after start-up) waits for it.
+    await this.#guard.run('publish', () => this.#publishVia().publish(this.channel, text));
   }
 
   /**

@@ -113,6 +113,16 @@ describe('RedisPubSubBus', () => {
     await until(() => rb.got.resets.includes('reconnect'), 5_000);
   });
 
+  it('holds a publish issued before its connection is up until it is, instead of failing it', async () => {
+    const namespace = uniqueNamespace();
+    const b = bus({ url: redis.url, namespace });
+    const { got, listener } = recorder();
+    await b.subscribe(listener);
+    const a = bus({ url: redis.url, namespace });
+    await a.publish({ kind: 'keys', keys: ['early'] });
+    await until(() => got.messages.some((m) => m.kind === 'keys' && m.keys.includes('early')));
+  });
+
   it('sends the keys published within one tick as one message', async () => {
     const namespace = uniqueNamespace();
     const a = bus({ url: redis.url, namespace });
