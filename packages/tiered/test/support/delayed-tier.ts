@@ -14,11 +14,24 @@ export class DelayedTier implements CacheProtocol, EntryReader {
     readonly delay: Delay,
   ) {}
 
-  async #call<R>(name: string, run: () => Promise<R>): Promise<R> {
-    await this.delay(`${name} request`);
-    const result = await run();
-    await this.delay(`${name} reply`);
-    return result;
+  /** Settles once every call issued so far has reached the shared tier and run there (or failed). */
+  #issued: Promise<void> = Promise.resolve();
+
+  #call<R>(name: string, run: () => Promise<R>): Promise<R> {
+    const applied = this.delay(`${name} request`).then(run);
+    this.#issued = Promise.allSettled([this.#issued, applied]).then(() => {});
+    return applied.then(async (result) => {
+      await this.delay(`${name} reply`);
+      return result;
+    });
+  }
+
+  /**
+   * Resolves once every call issued so far has been applied by the shared tier: what a message sent on the same
+   * Redis connection right after them waits for (see `PairedBus`).
+   */
+  whenIssuedApplied(): Promise<void> {
+    return this.#issued;
   }
 
   get<T>(key: string): Promise<T | undefined> {
