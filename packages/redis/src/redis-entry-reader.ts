@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { type MasterBatch, masterOf, withRedirects } from './cluster-routing.js';
+import { deferred } from './deferred.js';
+import { isScriptRefused, LuaScript } from './lua-script.js';
 import { corkForTick } from './tick-cork.js';
 
 /** A stored text with its remaining TTL in ms (`undefined`: no expiry). */
@@ -47,10 +48,7 @@ for i = 1, #keys do
 end
 return out`;
 
-const READ_SHA = createHash('sha1').update(READ_SCRIPT).digest('hex');
-
-/** A server that cannot run the script (no EVAL in its ACL, Redis before 7): reads fall back to MGET + PTTLs. */
-const SCRIPT_REFUSED = /NOPERM|unknown command|compiling script|shebang|flag/i;
+const READ = new LuaScript(READ_SCRIPT);
 
 /**
  * The most keys one gathered read carries; more in one tick make several, sent back to back. Smaller batches let
@@ -120,17 +118,13 @@ export class RedisEntryReader {
   }
 
   #gather(): Gathered {
-    let send!: () => void;
     const keys: string[] = [];
-    const entries = new Promise<Array<RawEntry | undefined>>((resolve, reject) => {
-      send = () => {
-        if (this.#gathered?.keys === keys) this.#gathered = undefined;
-        this.read(keys).then(resolve, reject);
-      };
-    });
-    // Callers each attach their own handler; this one only keeps an unobserved failure from being "unhandled".
-    entries.catch(() => {});
-    this.#gathered = { keys, index: new Map(), entries, send };
+    const entries = deferred<Array<RawEntry | undefined>>();
+    const send = (): void => {
+      if (this.#gathered?.keys === keys) this.#gathered = undefined;
+      this.read(keys).then(entries.resolve, entries.reject);
+    };
+    this.#gathered = { keys, index: new Map(), entries: entries.promise, send };
     return this.#gathered;
   }
 
@@ -166,7 +160,7 @@ export class RedisEntryReader {
         for (let i = 0; i < keys.length; i += SCRIPT_KEYS) chunks.push(keys.slice(i, i + SCRIPT_KEYS));
         return (await Promise.all(chunks.map((chunk) => this.#runScript(node, chunk)))).flat();
       } catch (error) {
-        if (!(error instanceof Error) || !SCRIPT_REFUSED.test(error.message)) throw error;
+        if (!isScriptRefused(error)) throw error;
         this.#scriptRefused = true;
       }
     }
@@ -180,12 +174,6 @@ export class RedisEntryReader {
   }
 
   async #runScript(node: Redis, keys: string[]): Promise<unknown[]> {
-    try {
-      return (await node.evalsha(READ_SHA, this.#declared(keys), ...keys)) as unknown[];
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      // EVAL runs the script and caches it: later calls find it by its SHA.
-      return (await node.eval(READ_SCRIPT, this.#declared(keys), ...keys)) as unknown[];
-    }
+    return (await READ.run(node, this.#declared(keys), keys)) as unknown[];
   }
 }

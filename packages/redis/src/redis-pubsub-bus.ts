@@ -17,6 +17,7 @@ import {
 } from '@strata-cache/core';
 import type { Cluster, Redis } from 'ioredis';
 import { CallGuard } from './call-guard.js';
+import { type Deferred, deferred } from './deferred.js';
 import { keySlot } from './key-slot.js';
 import { RedisCacheAdapter } from './redis-cache-adapter.js';
 import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
@@ -69,16 +70,7 @@ const BATCH_KEY_CHARS = 64 * 1024;
 interface Batch {
   readonly keys: Set<string>;
   chars: number;
-  readonly done: Promise<void>;
-  readonly settle: (error?: unknown) => void;
-}
-
-function newBatch(): Batch {
-  let settle!: (error?: unknown) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    settle = (error) => (error === undefined ? resolve() : reject(error));
-  });
-  return { keys: new Set(), chars: 0, done, settle };
+  readonly sent: Deferred<void>;
 }
 
 /** The `run_id` of the server `client` is connected to, waiting (within the caller's limit) for it to be ready. */
@@ -236,7 +228,7 @@ export class RedisPubSubBus implements OrderedBus {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     this.#listeners.clear();
-    this.#batch?.settle(closedError('publish'));
+    this.#batch?.sent.reject(closedError('publish'));
     this.#batch = undefined;
     this.#deadlines.abort((operation) => closedError(operation));
     this.#guard.abort((operation) => closedError(operation));
@@ -247,7 +239,7 @@ export class RedisPubSubBus implements OrderedBus {
   #enqueue(keys: readonly string[]): Promise<void> {
     let batch = this.#batch;
     if (batch === undefined) {
-      batch = this.#batch = newBatch();
+      batch = this.#batch = { keys: new Set(), chars: 0, sent: deferred<void>() };
       // After every promise reaction of this tick: the writes whose invalidations these are were all issued before.
       process.nextTick(() => this.#flush());
     }
@@ -256,9 +248,9 @@ export class RedisPubSubBus implements OrderedBus {
       batch.keys.add(key);
       batch.chars += key.length + 1;
     }
-    const { done } = batch;
+    const { promise } = batch.sent;
     if (batch.chars >= BATCH_KEY_CHARS) this.#flush();
-    return done;
+    return promise;
   }
 
   /** Sends the pending batch, if any, now. */
@@ -266,10 +258,7 @@ export class RedisPubSubBus implements OrderedBus {
     const batch = this.#batch;
     if (batch === undefined) return;
     this.#batch = undefined;
-    this.#send({ kind: 'keys', keys: [...batch.keys] }).then(
-      () => batch.settle(),
-      (error: unknown) => batch.settle(error ?? new Error('publish failed')),
-    );
+    this.#send({ kind: 'keys', keys: [...batch.keys] }).then(batch.sent.resolve, batch.sent.reject);
   }
 
   async #send(invalidation: Invalidation): Promise<void> {

@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { type Deferred, deferred } from './deferred.js';
+import { isScriptRefused, LuaScript } from './lua-script.js';
 
 /** SET of every key (KEYS) to its text, with PX when its TTL is not empty (ARGV: text, ttl, text, ttl, …). */
 export const WRITE_SCRIPT = `#!lua
@@ -13,10 +14,7 @@ for i = 1, #KEYS do
 end
 return #KEYS`;
 
-const WRITE_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
-
-/** A server that cannot run the script (no EVAL in its ACL, Redis before 7): writes go one SET each. */
-const SCRIPT_REFUSED = /NOPERM|unknown command|compiling script|shebang|flag/i;
+const WRITE = new LuaScript(WRITE_SCRIPT);
 
 /** The most writes one script call carries. */
 const GATHER_LIMIT = 256;
@@ -24,8 +22,7 @@ const GATHER_LIMIT = 256;
 interface Gathered {
   readonly args: string[];
   readonly keys: string[];
-  readonly done: Promise<void>;
-  readonly settle: (error?: unknown) => void;
+  readonly written: Deferred<void>;
 }
 
 /** The gatherer of each adapter, so that the bus publishing behind its writes can send them first. */
@@ -71,14 +68,14 @@ export class RedisWriteGatherer {
     }
     let gathered = this.#gathered;
     if (gathered === undefined) {
-      gathered = this.#gathered = gather();
+      gathered = this.#gathered = { args: [], keys: [], written: deferred<void>() };
       process.nextTick(() => this.flush());
     }
     gathered.keys.push(fullKey);
     gathered.args.push(text, ttlMs === undefined ? '' : String(ttlMs));
-    const { done } = gathered;
+    const { promise } = gathered.written;
     if (gathered.keys.length >= GATHER_LIMIT) this.flush();
-    return done;
+    return promise;
   }
 
   /** Sends the gathered writes, if any, now. */
@@ -86,20 +83,14 @@ export class RedisWriteGatherer {
     const gathered = this.#gathered;
     if (gathered === undefined) return;
     this.#gathered = undefined;
-    this.#send(gathered).then(
-      () => gathered.settle(),
-      (error: unknown) => gathered.settle(error ?? new Error('write failed')),
-    );
+    this.#send(gathered).then(gathered.written.resolve, gathered.written.reject);
   }
 
   async #send({ keys, args }: Gathered): Promise<void> {
     try {
-      await this.#client.evalsha(WRITE_SHA, keys.length, ...keys, ...args).catch((error: unknown) => {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return this.#client.eval(WRITE_SCRIPT, keys.length, ...keys, ...args);
-      });
+      await WRITE.run(this.#client, keys.length, [...keys, ...args]);
     } catch (error) {
-      if (!(error instanceof Error) || !SCRIPT_REFUSED.test(error.message)) throw error;
+      if (!isScriptRefused(error)) throw error;
       // Refused before running: nothing was written, so each write is sent on its own, now and from then on.
       this.#scriptRefused = true;
       await Promise.all(
@@ -112,14 +103,4 @@ export class RedisWriteGatherer {
       );
     }
   }
-}
-
-function gather(): Gathered {
-  let settle!: (error?: unknown) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    settle = (error) => (error === undefined ? resolve() : reject(error));
-  });
-  // Every caller awaits `done`; this only keeps a failure nobody observes any more from being "unhandled".
-  done.catch(() => {});
-  return { args: [], keys: [], done, settle };
 }

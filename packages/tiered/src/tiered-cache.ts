@@ -135,35 +135,22 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
 
   /** Reads `key` from the first tier that has it, filling the tiers above. */
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    if (this.#syncTop !== undefined && this.#upperSuspended === 0 && !this.#closed) {
-      // The L1 hit is the hot path: the top tier validates the key and answers at once.
+    // A top tier that reads synchronously validates the key itself and answers an L1 hit without an await.
+    const sync = this.#syncTop !== undefined && this.#upperSuspended === 0 && !this.#closed;
+    if (!sync) {
+      assertKey(key);
+      this.#open('get');
+    }
+    if (this.#upperSuspended === 0) {
       let value: T | undefined;
       try {
-        value = this.#syncTop.getSync<T>(key);
+        value = sync ? this.#syncTop!.getSync<T>(key) : await this.#top.get<T>(key);
       } catch (error) {
         this.#upperFailed('get', error, 0);
         assertKey(key);
       }
       if (value !== undefined) {
-        this.#hits[0]!++;
-        if (this.#observed) this.emit('hit', { key, tier: 0 });
-        return value;
-      }
-      return this.#readBelow<T>(key);
-    }
-    assertKey(key);
-    this.#open('get');
-    if (this.#upperSuspended === 0) {
-      // The L1 hit is the hot path: one await, no wrapper.
-      let value: T | undefined;
-      try {
-        value = await this.#top.get<T>(key);
-      } catch (error) {
-        this.#upperFailed('get', error, 0);
-      }
-      if (value !== undefined) {
-        this.#hits[0]!++;
-        if (this.#observed) this.emit('hit', { key, tier: 0 });
+        this.#hit(key, 0);
         return value;
       }
     }
