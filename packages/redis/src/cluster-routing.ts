@@ -60,7 +60,7 @@ export function masterOf(batch: MasterBatch): Redis {
 }
 
 /** One batch holding every key, for a standalone server. */
-export function singleBatch(client: Redis, fullKeys: readonly string[]): MasterBatch[] {
+function singleBatch(client: Redis, fullKeys: readonly string[]): MasterBatch[] {
   return [{ node: client, groups: [{ slot: 0, keys: [...fullKeys], positions: fullKeys.map((_, i) => i) }] }];
 }
 

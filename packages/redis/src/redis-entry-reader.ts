@@ -75,19 +75,11 @@ interface Gathered {
  */
 export class RedisEntryReader {
   readonly #client: Redis | Cluster;
-  /** How many of a call's arguments are declared keys: all on a standalone server, none on a Cluster. */
-  readonly #declared: (keys: readonly string[]) => number;
   #scriptRefused = false;
   #gathered: Gathered | undefined;
 
   constructor(client: Redis | Cluster) {
     this.#client = client;
-    this.#declared = client.isCluster ? () => 0 : (keys) => keys.length;
-  }
-
-  /** Whether the server refused the read script, so that reads use MGET plus a PTTL per key. */
-  get scriptRefused(): boolean {
-    return this.#scriptRefused;
   }
 
   /** The entry of one full key, read together with the other keys asked for in this tick. */
@@ -174,6 +166,7 @@ export class RedisEntryReader {
   }
 
   async #runScript(node: Redis, keys: string[]): Promise<unknown[]> {
-    return (await READ.run(node, this.#declared(keys), keys)) as unknown[];
+    // Keys are declared on a standalone server; on a Cluster they go as arguments (see READ_SCRIPT).
+    return (await READ.run(node, this.#client.isCluster ? 0 : keys.length, keys)) as unknown[];
   }
 }

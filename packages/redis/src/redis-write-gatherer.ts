@@ -3,7 +3,7 @@ import { type Deferred, deferred } from './deferred.js';
 import { isScriptRefused, LuaScript } from './lua-script.js';
 
 /** SET of every key (KEYS) to its text, with PX when its TTL is not empty (ARGV: text, ttl, text, ttl, …). */
-export const WRITE_SCRIPT = `#!lua
+const WRITE_SCRIPT = `#!lua
 for i = 1, #KEYS do
   local ttl = ARGV[2 * i]
   if ttl == '' then
