@@ -1,6 +1,7 @@
 import { LocalBus, LocalBusChannel, StrataCodec } from '@strata-cache/core';
-import { describeCacheProtocol } from '@strata-cache/core/testing';
+import { describeCacheProtocol, ManualClock } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TieredCache } from '../src/index.js';
 
@@ -50,6 +51,37 @@ describe('TieredCache specifics', () => {
     await cache.set('written', 3, 1000);
     expect(await l1.ttl('written')).toBe(30);
     expect(await l2.ttl('written')).toBe(1000);
+  });
+
+  it('a fill lives exactly as long as the L2 entry has left, capped by maxTtl, whichever way L1 is filled', async () => {
+    // SPEC, read-through: an L1 fill never outlives the L2 entry nor maxTtl. Fills take L2's text when both tiers
+    // share a codec (setText) and the value otherwise (set): both paths, by get and by getMany, at any age.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.option(fc.integer({ min: 1, max: 200_000 }), { nil: undefined }),
+        fc.integer({ min: 0, max: 200_000 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.boolean(),
+        fc.boolean(),
+        async (ttlMs, ageMs, maxTtl, sharedCodec, viaGetMany) => {
+          const clock = new ManualClock();
+          const l2 = new MemoryCacheAdapter({ now: clock.now });
+          const l1 = new MemoryCacheAdapter({
+            now: clock.now,
+            codec: sharedCodec ? l2.codec : new StrataCodec(),
+          });
+          const cache = new TieredCache({ tiers: [{ cache: l1, maxTtl }, l2] });
+          await l2.set('k', { v: 1 }, ttlMs === undefined ? undefined : ttlMs / 1000);
+          clock.advance(Math.min(ageMs, (ttlMs ?? Number.POSITIVE_INFINITY) - 1));
+          const left = (await l2.getEntry('k'))!.ttlMs;
+          const read = viaGetMany ? (await cache.getMany(['k'])).get('k') : await cache.get('k');
+          expect(read).toEqual({ v: 1 });
+          const filled = await l1.getEntry('k');
+          expect(filled?.ttlMs).toBe(Math.min(left ?? Number.POSITIVE_INFINITY, maxTtl * 1000));
+        },
+      ),
+      { numRuns: Number(process.env.STRATA_FC_RUNS ?? 50) * 4 },
+    );
   });
 
   it('getMany asks each tier only for what the tiers above missed, in one call', async () => {
