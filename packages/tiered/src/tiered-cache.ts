@@ -15,6 +15,7 @@ import {
   callBoundMs,
   closedError,
   DeadlineSweeper,
+  type EncodedWriter,
   type Invalidation,
   type InvalidationBus,
   isOrderedBus,
@@ -78,6 +79,8 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   readonly #syncTop: SyncReader | undefined;
   readonly #bus: InvalidationBus | undefined;
   readonly #deadlines: DeadlineSweeper;
+  /** The last tier, when it takes a value already encoded (see `EncodedWriter`): `set` then encodes once. */
+  readonly #encodedWriter: EncodedWriter | undefined;
   /** Per tier: the tier when it takes encoded text (see `TextWriter`). */
   readonly #textWriters: ReadonlyArray<TextWriter | undefined>;
   /** Per tier: the codec of the text its entries carry, if it says. */
@@ -116,6 +119,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       throw new RangeError("onLowerTierError must be 'degrade' or 'throw'");
     this.#degrade = merged.onLowerTierError === 'degrade';
     this.#deadlines = new DeadlineSweeper(merged.timeoutMs);
+    this.#encodedWriter = writesEncoded(this.#last) ? this.#last : undefined;
     this.#textWriters = this.#tiers.map(({ cache }) => (writesText(cache) ? cache : undefined));
     this.#codecs = this.#tiers.map(({ cache }) => (cache as { codec?: unknown }).codec);
     this.#selfBounded = this.#tiers.map(({ cache }) => (callBoundMs(cache) ?? Infinity) <= merged.timeoutMs);
@@ -165,17 +169,18 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     assertKey(key);
     const ttlMs = ttlToMs(ttl);
     this.#open('set');
-    const last = this.#last;
-    if (writesEncoded(last)) {
-      const text = last.codec.encode(value);
-      const encoded = { text, codec: last.codec };
-      await this.#write('set', [key], () => last.setEncoded(key, text, ttl), {
+    const writer = this.#encodedWriter;
+    if (writer !== undefined) {
+      const { codec } = writer;
+      const text = codec.encode(value);
+      const encoded = { text, codec };
+      await this.#write('set', [key], () => writer.setEncoded(key, text, ttl), {
         values: [value],
         ttlMs,
         encoded,
       });
     } else {
-      await this.#write('set', [key], () => last.set(key, value, ttl), { values: [value], ttlMs });
+      await this.#write('set', [key], () => this.#last.set(key, value, ttl), { values: [value], ttlMs });
     }
     this.#counts.sets++;
     this.emit('set', { keys: [key] });
