@@ -1,7 +1,7 @@
 import { MemoryCacheAdapter } from '@strata-cache/memory';
 import { RedisCacheAdapter, RedisPubSubBus } from '@strata-cache/redis';
 import { TieredCache } from '@strata-cache/tiered';
-import { bulkWrite } from '../fixtures.js';
+import { bulkWrite, newClient } from '../fixtures.js';
 import type { BenchRecord } from '../record.js';
 import {
   type Contender,
@@ -47,15 +47,24 @@ export async function strataStack(where: Where, namespace: string, frozen = fals
   };
 }
 
-/** Strata's plain-JSON values are stored as their JSON text, so a bulk load may write the text directly. */
+/**
+ * Loads records as Strata stores them (docs/codec.md, "In Redis"): a plain JSON value's text inside the envelope
+ * that carries its expiry in Redis's time (stamped a second early, so never later than the key's own), so that a
+ * bulk load may write the text directly.
+ */
 function populate(where: Where, namespace: string) {
-  return (keys: readonly string[], values: readonly BenchRecord[]): Promise<void> =>
-    bulkWrite(
+  return async (keys: readonly string[], values: readonly BenchRecord[]): Promise<void> => {
+    const client = newClient(where);
+    const [seconds, micros] = await client.time();
+    client.disconnect();
+    const expiresAt = Math.floor(Number(seconds) * 1000 + Number(micros) / 1000) + (TTL_SECONDS - 1) * 1000;
+    await bulkWrite(
       where,
       keys.map((key) => `${namespace}:${key}`),
-      values.map((value) => JSON.stringify(value)),
+      values.map((value) => `{"$s":1,"exp":${expiresAt},"v":${JSON.stringify(value)}}`),
       TTL_SECONDS,
     );
+  };
 }
 
 /** `TieredCache` (memory over Redis, with the bus): the configuration every Strata target applies to. */

@@ -18,6 +18,7 @@ export class CallGuard {
   readonly #client: GuardedClient;
   readonly #deadlines: DeadlineSweeper;
   readonly #beforeSend: () => void;
+  readonly #gate: () => Promise<void> | undefined;
   #ready: Promise<void> | undefined;
 
   /** The longest a guarded call can take before it is rejected, in ms. */
@@ -25,10 +26,19 @@ export class CallGuard {
     return this.#deadlines.boundMs;
   }
 
-  /** `beforeSend` runs right before each call is sent (the adapter corks the socket for the tick there). */
-  constructor(client: GuardedClient, timeoutMs: number, beforeSend: () => void = () => {}) {
+  /**
+   * `beforeSend` runs right before each call is sent (the adapter corks the socket for the tick there). While
+   * `gate()` returns a promise (work the adapter does on each connect), calls wait for it too; it must not reject.
+   */
+  constructor(
+    client: GuardedClient,
+    timeoutMs: number,
+    beforeSend: () => void = () => {},
+    gate: () => Promise<void> | undefined = () => undefined,
+  ) {
     this.#client = client;
     this.#beforeSend = beforeSend;
+    this.#gate = gate;
     this.#deadlines = new DeadlineSweeper(timeoutMs);
   }
 
@@ -38,18 +48,22 @@ export class CallGuard {
     if (status === 'end' || status === 'close') {
       return Promise.reject(new CacheUnavailableError(operation, `the Redis connection is ${status}`));
     }
-    if (status === 'ready') {
+    if (status === 'ready' && this.#gate() === undefined) {
       this.#beforeSend();
       return this.#deadlines.run(operation, send);
     }
     // Only send if the caller is still waiting: one that timed out must not see its write land later.
-    return this.#deadlines.run(operation, (isLive) =>
-      this.#whenReady().then(() => {
-        if (!isLive()) return NEVER;
-        this.#beforeSend();
-        return send();
-      }),
-    );
+    return this.#deadlines.run(operation, async (isLive) => {
+      for (;;) {
+        if (this.#client.status !== 'ready') await this.#whenReady();
+        const gate = this.#gate();
+        if (gate === undefined) break;
+        await gate;
+      }
+      if (!isLive()) return NEVER;
+      this.#beforeSend();
+      return send();
+    });
   }
 
   /** Rejects every pending call (the adapter is closing). */

@@ -24,17 +24,12 @@ import {
 import { EventEmitter } from 'eventemitter3';
 import type { Cluster, Redis } from 'ioredis';
 import { CallGuard } from './call-guard.js';
-import {
-  groupBySlot,
-  type MasterBatch,
-  masterOf,
-  masters,
-  refreshSlots,
-  withRedirects,
-} from './cluster-routing.js';
+import { groupBySlot, masterOf, masters, refreshSlots, withRedirects } from './cluster-routing.js';
+import { RedisClock } from './redis-clock.js';
 import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
-import { RedisEntryReader } from './redis-entry-reader.js';
+import { type RawEntry, type ReadResult, RedisEntryReader } from './redis-entry-reader.js';
 import { RedisWriteGatherer } from './redis-write-gatherer.js';
+import { wrapEntry } from './stored-entry.js';
 import { corkForTick } from './tick-cork.js';
 
 /** Options of {@link RedisCacheAdapter}: how to connect (see {@link RedisConnectionOptions}) plus these. */
@@ -51,6 +46,15 @@ export interface RedisCacheAdapterOptions extends RedisConnectionOptions {
   commandTimeoutMs?: number;
   /** The COUNT hint of each SCAN step in `deletePattern` and `clear`. @default 1000 */
   scanCount?: number;
+  /**
+   * How values are stored. `'envelope'`: the codec's text inside a small JSON envelope that also carries the
+   * value's absolute expiry (`{"$s":1,"exp":…,"v":…}`, docs/codec.md), so that a `TieredCache` learns how long a
+   * value lives without a PTTL per read. `'plain'`: the codec's text alone (a plain JSON value as plain JSON text,
+   * for other programs reading the keys); a tiered read then also reads the key's PTTL. Either way both forms are
+   * read.
+   * @default 'envelope'
+   */
+  valueFormat?: 'envelope' | 'plain';
 }
 
 /** Events of {@link RedisCacheAdapter} (only for a client it owns; watch your own client yourself). */
@@ -64,6 +68,7 @@ const DEFAULTS = {
   codec: defaultCodec,
   commandTimeoutMs: 1_000,
   scanCount: 1_000,
+  valueFormat: 'envelope',
 } as const;
 
 const OPTION_NAMES: ReadonlySet<string> = new Set([
@@ -91,6 +96,8 @@ export class RedisCacheAdapter
   readonly #ownsClient: boolean;
   readonly #codec: Codec;
   readonly #guard: CallGuard;
+  readonly #clock: RedisClock;
+  readonly #envelope: boolean;
   readonly #reader: RedisEntryReader;
   /** Gathers a tick's single-key writes on a standalone server (undefined on a Cluster). */
   readonly #writes: RedisWriteGatherer | undefined;
@@ -123,6 +130,9 @@ export class RedisCacheAdapter
     }
     const timeoutMs = positiveIntegerOption('commandTimeoutMs', merged.commandTimeoutMs);
     this.#scanCount = positiveIntegerOption('scanCount', merged.scanCount);
+    if (merged.valueFormat !== 'envelope' && merged.valueFormat !== 'plain')
+      throw new RangeError("valueFormat must be 'envelope' or 'plain'");
+    this.#envelope = merged.valueFormat === 'envelope';
     this.#codec = merged.codec;
     this.#prefix = prefixKey(this.namespace, '');
     // A namespace may hold glob metacharacters: escaped, SCAN MATCH sees it literally.
@@ -130,18 +140,28 @@ export class RedisCacheAdapter
     const { client, ownsClient } = resolveConnection(options);
     this.client = client;
     this.#ownsClient = ownsClient;
-    this.#guard = new CallGuard(client, timeoutMs, () => corkForTick(client));
-    this.#reader = new RedisEntryReader(client);
-    this.#writes = client.isCluster ? undefined : new RedisWriteGatherer(client as Redis, this);
+    // Measured again at every (re)connect: the server may be another host than before (a failover).
+    this.#clock = new RedisClock(client, timeoutMs);
+    client.on('ready', () => this.#clock.connected());
+    if (client.status === 'ready') this.#clock.connected();
+    this.#guard = new CallGuard(
+      client,
+      timeoutMs,
+      () => corkForTick(client),
+      () => this.#clock.gate,
+    );
+    this.#reader = new RedisEntryReader(client, this.#clock);
+    this.#writes = client.isCluster ? undefined : new RedisWriteGatherer(client as Redis, this, this.#prefix);
     if (ownsClient) client.on('error', (error: Error) => this.emit('error', error));
   }
 
-  /** Reads `key` (one GET). */
+  /** Reads `key`: one MGET, shared with the other reads of this tick (see `RedisEntryReader`). */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     assertKey(key);
     this.#open('get');
-    const text = await this.#guard.run('get', () => this.client.get(this.#prefix + key));
-    return text === null ? undefined : (this.#codec.decode(text) as T);
+    const full = this.#prefix + key;
+    const found = await this.#guard.run('get', () => this.#reader.readOne(full, false));
+    return found === undefined ? undefined : (this.#codec.decode(entryOf(found).text) as T);
   }
 
   /**
@@ -152,30 +172,26 @@ export class RedisCacheAdapter
     assertKey(key);
     this.#open('getEntry');
     const full = this.#prefix + key;
-    const entry = await this.#guard.run('getEntry', () => this.#reader.readOne(full));
-    return entry === undefined
-      ? undefined
-      : { value: this.#codec.decode(entry.text) as T, ttlMs: entry.ttlMs, text: entry.text };
+    const found = await this.#guard.run('getEntry', () => this.#reader.readOne(full, true));
+    return found === undefined ? undefined : this.#toCacheEntry<T>(entryOf(found));
   }
 
-  /** Reads many keys with their remaining TTLs: one command per master (GET and PTTL of each key, in Lua). */
+  /** Reads many keys with their remaining TTLs: one MGET, or on a Cluster one pipeline of MGETs per master. */
   async getManyEntries<T = unknown>(keys: readonly string[]): Promise<Map<string, CacheEntry<T>>> {
     assertKeys(keys);
     this.#open('getManyEntries');
     const found = new Map<string, CacheEntry<T>>();
     if (keys.length === 0) return found;
     const unique = [...new Set(keys)];
-    const entries = await this.#guard.run('getManyEntries', () =>
-      this.#reader.read(unique.map((k) => this.#prefix + k)),
+    const results = await this.#guard.run('getManyEntries', () =>
+      this.#reader.read(
+        unique.map((k) => this.#prefix + k),
+        true,
+      ),
     );
     for (let i = 0; i < unique.length; i++) {
-      const entry = entries[i];
-      if (entry !== undefined)
-        found.set(unique[i]!, {
-          value: this.#codec.decode(entry.text) as T,
-          ttlMs: entry.ttlMs,
-          text: entry.text,
-        });
+      const result = results[i];
+      if (result !== undefined) found.set(unique[i]!, this.#toCacheEntry<T>(entryOf(result)));
     }
     return found;
   }
@@ -198,11 +214,14 @@ export class RedisCacheAdapter
     await this.#setText(key, text, ttlMs);
   }
 
-  /** Removes `key` (one UNLINK). */
+  /** Removes `key` (one UNLINK, shared with the other writes of this tick on a standalone server). */
   async delete(key: string): Promise<void> {
     assertKey(key);
     this.#open('delete');
-    await this.#guard.run('delete', () => this.client.unlink(this.#prefix + key));
+    const writes = this.#writes;
+    await this.#guard.run<unknown>('delete', () =>
+      writes === undefined ? this.client.unlink(this.#prefix + key) : writes.delete(key),
+    );
   }
 
   /** True when `key` is present (one EXISTS). */
@@ -219,10 +238,15 @@ export class RedisCacheAdapter
     const found = new Map<string, T>();
     if (keys.length === 0) return found;
     const unique = [...new Set(keys)];
-    const texts = await this.#guard.run('getMany', () => this.#mget(unique.map((k) => this.#prefix + k)));
+    const results = await this.#guard.run('getMany', () =>
+      this.#reader.read(
+        unique.map((k) => this.#prefix + k),
+        false,
+      ),
+    );
     for (let i = 0; i < unique.length; i++) {
-      const text = texts[i];
-      if (text !== null && text !== undefined) found.set(unique[i]!, this.#codec.decode(text) as T);
+      const result = results[i];
+      if (result !== undefined) found.set(unique[i]!, this.#codec.decode(entryOf(result).text) as T);
     }
     return found;
   }
@@ -237,7 +261,11 @@ export class RedisCacheAdapter
     const encoded = entries.map(([key, value]) => [this.#prefix + key, this.#codec.encode(value)] as const);
     this.#open('setMany');
     if (encoded.length === 0) return;
-    await this.#guard.run('setMany', () => this.#msetTransactional(encoded, ttlMs));
+    await this.#guard.run('setMany', () => {
+      // Stamped as they are sent (after any wait for the connection), as `set` stamps its value.
+      const stored = encoded.map(([key, text]) => [key, this.#stored(text, ttlMs)] as const);
+      return this.#msetTransactional(stored, ttlMs);
+    });
   }
 
   /** Deletes this namespace's keys matching `pattern`: SCAN MATCH on every master, UNLINK per batch (per slot). */
@@ -281,37 +309,27 @@ export class RedisCacheAdapter
   }
 
   #setText(key: string, text: string, ttlMs: number | undefined): Promise<unknown> {
-    const full = this.#prefix + key;
     const writes = this.#writes;
-    if (writes !== undefined) return this.#guard.run('set', () => writes.set(full, text, ttlMs));
-    return this.#guard.run('set', () =>
-      ttlMs === undefined ? this.client.set(full, text) : this.client.set(full, text, 'PX', ttlMs),
-    );
-  }
-
-  async #mget(fullKeys: string[]): Promise<Array<string | null>> {
-    if (!this.client.isCluster) return (this.client as Redis).mget(fullKeys);
-    const result = new Array<string | null>(fullKeys.length).fill(null);
-    await withRedirects(this.client, fullKeys, (batches) =>
-      Promise.all(batches.map((batch) => this.#mgetBatch(batch, result))),
-    );
-    return result;
-  }
-
-  /** One pipeline on the batch's master: an MGET per hash slot. */
-  async #mgetBatch(batch: MasterBatch, result: Array<string | null>): Promise<void> {
-    const node = masterOf(batch);
-    corkForTick(node);
-    const pipeline = node.pipeline();
-    for (const group of batch.groups) pipeline.mget(group.keys);
-    const replies = (await pipeline.exec()) ?? [];
-    batch.groups.forEach((group, g) => {
-      const [error, texts] = replies[g] ?? [new Error('missing reply'), null];
-      if (error) throw error;
-      (texts as Array<string | null>).forEach((text, i) => {
-        result[group.positions[i]!] = text;
-      });
+    // The envelope is stamped as the write is sent (after any wait for the connection): its expiry is then never
+    // later than the one Redis gives the key.
+    if (writes !== undefined)
+      return this.#guard.run('set', () => writes.set(key, this.#stored(text, ttlMs), ttlMs));
+    const full = this.#prefix + key;
+    return this.#guard.run('set', () => {
+      const stored = this.#stored(text, ttlMs);
+      return ttlMs === undefined ? this.client.set(full, stored) : this.client.set(full, stored, 'PX', ttlMs);
     });
+  }
+
+  /** What is stored for the codec's `text` living `ttlMs` from now: see `valueFormat`. */
+  #stored(text: string, ttlMs: number | undefined): string {
+    // Without a measured clock, no expiry can be stamped: the text alone is stored, and read with its PTTL.
+    if (!this.#envelope || !this.#clock.known) return text;
+    return wrapEntry(text, ttlMs === undefined ? undefined : this.#clock.earliest() + ttlMs);
+  }
+
+  #toCacheEntry<T>(entry: RawEntry): CacheEntry<T> {
+    return { value: this.#codec.decode(entry.text) as T, ttlMs: entry.ttlMs, text: entry.text };
   }
 
   async #msetTransactional(
@@ -381,4 +399,10 @@ export class RedisCacheAdapter
     }
     return deleted;
   }
+}
+
+/** The entry a read found; a stored text that is not a well-formed envelope is refused. */
+function entryOf(result: Exclude<ReadResult, undefined>): RawEntry {
+  if (result instanceof Error) throw result;
+  return result;
 }

@@ -21,7 +21,7 @@ import { type Deferred, deferred } from './deferred.js';
 import { keySlot } from './key-slot.js';
 import { RedisCacheAdapter } from './redis-cache-adapter.js';
 import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
-import { flushGatheredWrites } from './redis-write-gatherer.js';
+import { type Announcer, announceBehind } from './redis-write-gatherer.js';
 
 /** Options of {@link RedisPubSubBus}: how to connect (see {@link RedisConnectionOptions}) plus these. */
 export interface RedisPubSubBusOptions extends RedisConnectionOptions {
@@ -111,6 +111,8 @@ export class RedisPubSubBus implements OrderedBus {
   readonly #ownPrefix: string;
   #seq = 0;
   #batch: Batch | undefined;
+  /** How the paired cache's writes carry this bus's invalidations (see `publishBehind`). */
+  readonly #announcer: Announcer;
   /** The cache whose connection this bus publishes through once paired (see `pairWith`). */
   #paired: { readonly cache: RedisCacheAdapter; readonly client: Redis } | undefined;
   #slotsRefreshedAt = Number.NEGATIVE_INFINITY;
@@ -127,6 +129,7 @@ export class RedisPubSubBus implements OrderedBus {
     assertOptionNames('RedisPubSubBus', options, OPTION_NAMES);
     const merged = { ...DEFAULTS, ...options };
     this.channel = busChannel(resolveNamespace(merged.namespace));
+    this.#announcer = { channel: this.channel, message: (keys) => this.#encode({ kind: 'keys', keys }) };
     this.id = merged.id ?? randomUUID();
     if (typeof this.id !== 'string' || this.id.length === 0)
       throw new TypeError('id must be a non-empty string');
@@ -181,8 +184,8 @@ export class RedisPubSubBus implements OrderedBus {
   /**
    * Pairs with `cache` when it is a standalone (or Sentinel) {@link RedisCacheAdapter} on the very server this bus
    * publishes to (same `run_id`): from then on every message goes out on the adapter's connection while it is
-   * ready, so that {@link RedisPubSubBus.publishBehind} can put an invalidation right behind its write. A bus pairs
-   * with one cache at most; on a Cluster it never pairs (a key's node is not the channel's).
+   * ready, and {@link RedisPubSubBus.publishBehind} puts an invalidation into the very command that writes the keys
+   * it names. A bus pairs with one cache at most; on a Cluster it never pairs (a key's node is not the channel's).
    */
   async pairWith(cache: unknown): Promise<boolean> {
     if (this.#paired !== undefined) return this.#paired.cache === cache;
@@ -202,14 +205,16 @@ export class RedisPubSubBus implements OrderedBus {
   }
 
   /**
-   * Publishes `invalidation` behind the calls already issued on `cache`: on the same connection, after them, so
-   * Redis runs them first. `undefined` (nothing sent) unless paired with `cache` and its connection is ready.
+   * Publishes the invalidation of keys whose writes were just issued on the paired `cache` from within the command
+   * that carries those writes: Redis runs the writes, then publishes it, and the caller hears of both at once.
+   * `undefined` (nothing sent) unless paired with `cache` and every key named has a write of this tick still to be
+   * sent (the caller then publishes it once its write is done).
    */
   publishBehind(cache: unknown, invalidation: Invalidation): Promise<void> | undefined {
     const paired = this.#paired;
-    if (this.#closed || paired === undefined || paired.cache !== cache || paired.client.status !== 'ready')
+    if (this.#closed || paired === undefined || paired.cache !== cache || invalidation.kind !== 'keys')
       return undefined;
-    return this.publish(invalidation);
+    return announceBehind(cache, invalidation.keys, this.#announcer);
   }
 
   /** Registers `listener`; resolves once the subscription is live (waiting for Redis if it is down). */
@@ -262,11 +267,18 @@ export class RedisPubSubBus implements OrderedBus {
   }
 
   async #send(invalidation: Invalidation): Promise<void> {
+    // Through the guard: a publish issued before the publisher is connected (right after start-up) waits for it. The
+    // message is numbered as it is sent: messages leave each connection in the order of their numbers.
+    await this.#guard.run('publish', () =>
+      this.#publishVia().publish(this.channel, this.#encode(invalidation)),
+    );
+  }
+
+  /** The next message of this bus, numbered. */
+  #encode(invalidation: Invalidation): string {
     // Version and origin first, so that receivers recognise their own messages by prefix, without parsing them.
     const message: BusMessage = { v: BUS_WIRE_VERSION, origin: this.id, seq: ++this.#seq, ...invalidation };
-    const text = encodeBusMessage(message);
-    // Through the guard: a publish issued before the publisher is connected (right after start-up) waits for it.
-    await this.#guard.run('publish', () => this.#publishVia().publish(this.channel, text));
+    return encodeBusMessage(message);
   }
 
   /**
@@ -276,13 +288,10 @@ export class RedisPubSubBus implements OrderedBus {
    * of the channel's slot.
    */
   #publishVia(): Redis | Cluster {
-    // Paired, messages follow the cache's writes on its connection; while it is not ready, our own one serves.
+    // Paired, messages go out on the cache's connection, where its writes carry theirs: in the order of their numbers.
+    // While it is not ready, our own one serves.
     const paired = this.#paired;
-    if (paired !== undefined && paired.client.status === 'ready') {
-      // Writes the adapter gathered this tick go first: an invalidation never precedes the write it announces.
-      flushGatheredWrites(paired.cache);
-      return paired.client;
-    }
+    if (paired !== undefined && paired.client.status === 'ready') return paired.client;
     if (!this.#publisher.isCluster) return this.#publisher;
     const cluster = this.#publisher as Cluster;
     const owner = cluster.slots[keySlot(this.channel)]?.[0];

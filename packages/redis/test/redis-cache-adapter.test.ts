@@ -37,17 +37,82 @@ describe('RedisCacheAdapter specifics', () => {
     await raw.quit();
   });
 
-  it('stores plain JSON values as plain JSON text under <namespace>:<key>', async () => {
+  it('stores a value inside an envelope carrying its expiry in Redis time, or as plain JSON text', async () => {
     const namespace = uniqueNamespace();
     const cache = new RedisCacheAdapter({ url: redis.url, namespace });
-    await cache.set('user:1', { name: 'Ada', tags: ['x'], n: 1.5, ok: true, none: null });
-    expect(await raw.get(`${namespace}:user:1`)).toBe(
-      '{"name":"Ada","tags":["x"],"n":1.5,"ok":true,"none":null}',
+    const before = redisNow(await raw.time());
+    await cache.set('user:1', { name: 'Ada', tags: ['x'], n: 1.5, ok: true, none: null }, 60);
+    const stored = (await raw.get(`${namespace}:user:1`))!;
+    const [, exp] = /^\{"\$s":1,"exp":(\d+),"v":/.exec(stored) ?? [];
+    expect(stored.slice(stored.indexOf(',"v":') + 5)).toBe(
+      '{"name":"Ada","tags":["x"],"n":1.5,"ok":true,"none":null}}',
     );
+    // Never later than Redis's own expiry of the key, and not much earlier.
+    const expiresInRedis = redisNow(await raw.time()) + (await raw.pttl(`${namespace}:user:1`));
+    expect(Number(exp)).toBeLessThanOrEqual(expiresInRedis + 1);
+    expect(Number(exp)).toBeGreaterThan(before + 60_000 - 50);
     await cache.set('s', 'plain');
-    expect(await raw.get(`${namespace}:s`)).toBe('"plain"');
-    await cache.set('t', 1, 60);
-    expect(await raw.pttl(`${namespace}:t`)).toBeGreaterThan(59_000);
+    expect(await raw.get(`${namespace}:s`)).toBe('{"$s":1,"exp":null,"v":"plain"}');
+
+    const plain = new RedisCacheAdapter({ url: redis.url, namespace, valueFormat: 'plain' });
+    await plain.set('user:2', { name: 'Ada' }, 60);
+    expect(await raw.get(`${namespace}:user:2`)).toBe('{"name":"Ada"}');
+    expect(await raw.pttl(`${namespace}:user:2`)).toBeGreaterThan(59_000);
+    // Each reads what the other wrote.
+    expect(await plain.get('user:1')).toEqual({ name: 'Ada', tags: ['x'], n: 1.5, ok: true, none: null });
+    expect(await cache.get('user:2')).toEqual({ name: 'Ada' });
+    await cache.clear();
+    await Promise.all([cache.close(), plain.close()]);
+  });
+
+  it('reads the TTL of an enveloped value from its expiry, and of a plain one with PTTL, never beyond Redis', async () => {
+    const namespace = uniqueNamespace();
+    const cache = new RedisCacheAdapter({ url: redis.url, namespace });
+    await cache.set('enveloped', { i: 1 }, 30);
+    await raw.set(`${namespace}:plain`, '{"i":2}', 'PX', 20_000);
+    await raw.set(`${namespace}:forever`, '{"i":3}');
+    const scripts = countCalls([cache.client as Redis], 'evalsha');
+    const [pttlEnveloped, pttlPlain] = await Promise.all([
+      raw.pttl(`${namespace}:enveloped`),
+      raw.pttl(`${namespace}:plain`),
+    ]);
+    const [enveloped, plain, forever] = await Promise.all(
+      ['enveloped', 'plain', 'forever'].map((k) => cache.getEntry(k)),
+    );
+    expect(enveloped).toEqual({ value: { i: 1 }, ttlMs: expect.any(Number), text: '{"i":1}' });
+    expect(enveloped!.ttlMs).toBeLessThanOrEqual(pttlEnveloped);
+    expect(enveloped!.ttlMs).toBeGreaterThan(pttlEnveloped - 100);
+    expect(plain).toEqual({ value: { i: 2 }, ttlMs: expect.any(Number), text: '{"i":2}' });
+    expect(plain!.ttlMs).toBeLessThanOrEqual(pttlPlain);
+    expect(forever).toEqual({ value: { i: 3 }, ttlMs: undefined, text: '{"i":3}' });
+    // Only the plain texts were read again, with their PTTL: one script.
+    expect(scripts()).toBe(1);
+    await cache.clear();
+    await cache.close();
+  });
+
+  it('refuses a text that begins like an envelope but is not one, for that key alone', async () => {
+    const namespace = uniqueNamespace();
+    const cache = new RedisCacheAdapter({ url: redis.url, namespace });
+    await cache.set('good', 1, 60);
+    for (const [key, text] of [
+      ['cut', '{"$s":1,"exp":12'],
+      ['word', '{"$s":1,"exp":"soon","v":1}'],
+      ['unclosed', '{"$s":1,"exp":null,"v":1'],
+      ['bad-value', '{"$s":1,"exp":null,"v":nope}'],
+    ]) {
+      await raw.set(`${namespace}:${key}`, text!);
+    }
+    const results = await Promise.allSettled(
+      ['good', 'cut', 'word', 'unclosed', 'bad-value'].map((k) => cache.getEntry(k)),
+    );
+    expect(results[0]).toMatchObject({ status: 'fulfilled', value: { value: 1 } });
+    for (const result of results.slice(1)) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(SerializationError);
+    }
+    await expect(cache.get('word')).rejects.toBeInstanceOf(SerializationError);
+    await expect(cache.getMany(['good', 'word'])).rejects.toBeInstanceOf(SerializationError);
     await cache.clear();
     await cache.close();
   });
@@ -114,8 +179,16 @@ describe('RedisCacheAdapter specifics', () => {
   });
 });
 
+/** Redis's `TIME` reply in epoch ms. */
+function redisNow([seconds, micros]: number[]): number {
+  return Number(seconds) * 1000 + Number(micros) / 1000;
+}
+
 /** Counts calls of `method` on each of `clients` (for round-trip budgets). */
-function countCalls(clients: readonly Redis[], method: 'pipeline' | 'evalsha' | 'mget'): () => number {
+function countCalls(
+  clients: readonly Redis[],
+  method: 'pipeline' | 'evalsha' | 'mget' | 'publish' | 'set',
+): () => number {
   let calls = 0;
   for (const client of clients) {
     const original = (client[method] as (...args: unknown[]) => unknown).bind(client);
@@ -140,7 +213,7 @@ describe('RedisCacheAdapter writes', () => {
     await cache.close();
   });
 
-  it('sends the writes of one tick after the first as one script, each stored as its own SET would', async () => {
+  it('sends the writes of one tick as one command (a script for several), each stored as its own SET would', async () => {
     const client = new Redis(redis.url);
     const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
     const scripts = countCalls([client], 'evalsha');
@@ -201,18 +274,20 @@ describe('RedisCacheAdapter writes', () => {
 });
 
 describe('RedisCacheAdapter reads issued within one tick', () => {
-  it('go to a standalone server as one command, each answered with its own value and TTL', async () => {
+  it('go to a standalone server as one MGET, each answered with its own value and TTL', async () => {
     const client = new Redis(redis.url);
     const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
     const keys = Array.from({ length: 64 }, (_, i) => `key-${i}`);
     await cache.setMany(new Map(keys.map((k, i) => [k, { i }])), 60);
     await client.hset(`${cache.namespace}:hash`, 'f', 'v');
-    const scripts = countCalls([client], 'evalsha');
+    const [mgets, scripts] = [countCalls([client], 'mget'), countCalls([client], 'evalsha')];
     const entries = await Promise.all([...keys, 'hash', 'missing', 'key-1'].map((k) => cache.getEntry(k)));
-    expect(scripts()).toBe(1);
+    const values = await Promise.all(keys.map((k) => cache.get(k)));
+    expect([mgets(), scripts()]).toEqual([2, 0]);
     for (let i = 0; i < keys.length; i++) {
       expect(entries[i]?.value).toEqual({ i });
       expect(entries[i]?.ttlMs).toBeGreaterThan(50_000);
+      expect(values[i]).toEqual({ i });
     }
     expect(entries.slice(keys.length)).toEqual([
       undefined,
@@ -228,16 +303,24 @@ describe('RedisCacheAdapter reads issued within one tick', () => {
 });
 
 describe('RedisCacheAdapter on a Cluster', () => {
-  it('reads concurrent getEntry calls with one command per master', async () => {
+  it('reads concurrent getEntry calls with one round trip per master', async () => {
     const client = new Cluster(redis.cluster.nodes);
     const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
     const keys = Array.from({ length: 64 }, (_, i) => `key-${i}`);
-    await cache.setMany(new Map(keys.map((k, i) => [k, i])));
-    const scripts = countCalls(client.nodes('master'), 'evalsha');
+    await cache.setMany(new Map(keys.map((k, i) => [k, i])), 60);
+    const masters = client.nodes('master');
+    const [pipelines, mgets, scripts] = [
+      countCalls(masters, 'pipeline'),
+      countCalls(masters, 'mget'),
+      countCalls(masters, 'evalsha'),
+    ];
     const entries = await Promise.all(keys.map((k) => cache.getEntry<number>(k)));
     expect(entries.map((e) => e?.value)).toEqual(keys.map((_, i) => i));
-    expect(scripts()).toBeLessThanOrEqual(client.nodes('master').length);
-    expect(scripts()).toBeGreaterThan(0);
+    expect(entries.every((e) => e!.ttlMs! > 50_000 && e!.ttlMs! <= 60_000)).toBe(true);
+    // Per master, one MGET (keys of one slot) or one pipeline of per-slot MGETs.
+    expect(pipelines() + mgets()).toBeLessThanOrEqual(masters.length);
+    expect(pipelines() + mgets()).toBeGreaterThan(0);
+    expect(scripts()).toBe(0);
     await cache.clear();
     await cache.close();
     await client.quit();

@@ -4,6 +4,7 @@ import { startRedisServer } from '@strata-cache/redis-testkit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { busChannel, RedisCacheAdapter, RedisPubSubBus } from '../src/index.js';
+import { WRITE_SCRIPT } from '../src/redis-write-gatherer.js';
 
 const redis = inject('redis');
 const closers: Array<() => Promise<unknown>> = [];
@@ -155,20 +156,114 @@ describe('RedisPubSubBus', () => {
     expect(await a.pairWith({})).toBe(false);
     expect(await a.pairWith(elsewhere)).toBe(false);
     expect(await a.pairWith(cluster)).toBe(false);
+    const early = same.set('x', 1);
     expect(a.publishBehind(same, { kind: 'keys', keys: ['x'] })).toBeUndefined();
+    await early;
     expect(await a.pairWith(same)).toBe(true);
     expect(await a.pairWith(elsewhere)).toBe(false);
+    const client = same.client as Redis;
     let publishes = 0;
-    const publish = same.client.publish.bind(same.client);
-    same.client.publish = ((...args: Parameters<typeof publish>) => {
+    const publish = client.publish.bind(client);
+    client.publish = ((...args: Parameters<typeof publish>) => {
       publishes++;
       return publish(...args);
     }) as typeof publish;
-    await a.publishBehind(same, { kind: 'keys', keys: ['k1'] });
+    let scripts = 0;
+    const evalsha = client.evalsha.bind(client);
+    client.evalsha = ((...args: Parameters<typeof evalsha>) => {
+      scripts++;
+      return evalsha(...args);
+    }) as typeof evalsha;
+
+    // Nothing of k1 is waiting to be written: nothing to publish behind.
+    expect(a.publishBehind(same, { kind: 'keys', keys: ['k1'] })).toBeUndefined();
+    // Writes of one tick and their invalidations: one script, which writes, then publishes one message.
+    const writes = [same.set('k1', 1), same.delete('k2'), same.set('k3', 3)];
+    const behind = [
+      a.publishBehind(same, { kind: 'keys', keys: ['k1'] }),
+      a.publishBehind(same, { kind: 'keys', keys: ['k2', 'k3'] }),
+    ];
+    expect(behind.every((p) => p instanceof Promise)).toBe(true);
+    expect(a.publishBehind(same, { kind: 'keys', keys: ['k4'] })).toBeUndefined();
+    await Promise.all([...writes, ...behind]);
+    expect([scripts, publishes]).toEqual([1, 0]);
+    // Other messages go out on the same connection, numbered after it.
     await a.publish({ kind: 'pattern', pattern: 'p*' });
-    expect(publishes).toBe(2);
+    expect(publishes).toBe(1);
     await until(() => got.messages.length === 2);
-    expect(got.messages.map((m) => m.seq)).toEqual([...got.messages.map((m) => m.seq)].sort((x, y) => x - y));
+    expect(got.messages[0]).toMatchObject({ kind: 'keys', keys: ['k1', 'k2', 'k3'] });
+    expect(got.messages[1]!.seq).toBe(got.messages[0]!.seq + 1);
+    expect(got.resets).toEqual([]);
+    expect(await same.get('k1')).toBe(1);
+  });
+
+  it('announces each bus’s invalidations under its own name when two buses pair with one cache', async () => {
+    const namespace = uniqueNamespace();
+    const [a, b] = [bus({ url: redis.url, namespace }), bus({ url: redis.url, namespace })];
+    const [ra, rb] = [recorder(), recorder()];
+    await Promise.all([a.subscribe(ra.listener), b.subscribe(rb.listener)]);
+    const shared = new RedisCacheAdapter({ url: redis.url, namespace });
+    closers.push(() => shared.close());
+    expect([await a.pairWith(shared), await b.pairWith(shared)]).toEqual([true, true]);
+    const writes = [shared.set('from-a', 1), shared.set('from-b', 2)];
+    const behind = [
+      a.publishBehind(shared, { kind: 'keys', keys: ['from-a'] }),
+      b.publishBehind(shared, { kind: 'keys', keys: ['from-b'] }),
+    ];
+    await Promise.all([...writes, ...behind]);
+    await until(() => ra.got.messages.length === 1 && rb.got.messages.length === 1);
+    // Each hears the other's message, never its own.
+    expect(rb.got.messages[0]).toMatchObject({ origin: a.id, keys: ['from-a'] });
+    expect(ra.got.messages[0]).toMatchObject({ origin: b.id, keys: ['from-b'] });
+  });
+
+  it('publishes behind writes even if one of them fails, and when the script is refused', async () => {
+    const namespace = uniqueNamespace();
+    const a = bus({ url: redis.url, namespace });
+    const b = bus({ url: redis.url, namespace });
+    const { got, listener } = recorder();
+    await b.subscribe(listener);
+    const client = new Redis(redis.url);
+    const cache = new RedisCacheAdapter({ client, namespace });
+    closers.push(async () => {
+      await cache.close();
+      client.disconnect();
+    });
+    expect(await a.pairWith(cache)).toBe(true);
+    // A write failing inside the script (a TTL Redis refuses): the others are written, the message still goes, and
+    // the script reports the failure.
+    const refusal = await client
+      .eval(
+        WRITE_SCRIPT,
+        3,
+        ...[`${namespace}:ok`, `${namespace}:bad`, `${namespace}:ok2`],
+        ...['s', '1', '', 's', '1', '-5', 's', '2', '60000'],
+        busChannel(namespace),
+        `{"v":1,"origin":"other","seq":1,"kind":"keys","keys":["ok","bad","ok2"]}`,
+      )
+      .catch((error: unknown) => error);
+    expect(String(refusal)).toMatch(/invalid expire time/);
+    await until(() => got.messages.length === 1);
+    expect(got.messages[0]).toMatchObject({ keys: ['ok', 'bad', 'ok2'] });
+    expect(await client.mget(`${namespace}:ok`, `${namespace}:bad`, `${namespace}:ok2`)).toEqual([
+      '1',
+      null,
+      '2',
+    ]);
+
+    client.evalsha = (() =>
+      Promise.reject(new Error("NOPERM this user has no permissions to run the 'evalsha' command"))) as never;
+    const refused = [cache.set('r1', 1), cache.set('r2', 2)];
+    const behindRefused = a.publishBehind(cache, { kind: 'keys', keys: ['r1', 'r2'] });
+    await Promise.all([...refused, behindRefused]);
+    await until(() => got.messages.length === 2);
+    expect(got.messages[1]).toMatchObject({ keys: ['r1', 'r2'] });
+    expect(await cache.getMany(['r1', 'r2'])).toEqual(
+      new Map([
+        ['r1', 1],
+        ['r2', 2],
+      ]),
+    );
     expect(got.resets).toEqual([]);
   });
 

@@ -304,6 +304,7 @@ const STRATA_COMMANDS = [
   'info',
   'evalsha',
   'eval',
+  'time',
 ] as const;
 
 /** The ACL SETUSER rules (also a users.acl line after `user <name>`) of a Strata user for `namespace`. */
@@ -400,7 +401,7 @@ describe('a Redis ACL user limited to one namespace and its bus channel can do e
     const user = new Redis(server.url, { username: userOf(namespace), password });
     try {
       for (const attempt of [
-        () => user.get('other:k'),
+        () => user.mget('other:k'),
         () => user.set('other:k', 'x'),
         () => user.unlink('other:k'),
         () => user.publish(busChannel('other'), '{}'),
