@@ -30,6 +30,27 @@ return n`;
 
 const WRITE = new LuaScript(WRITE_SCRIPT);
 
+/**
+ * {@link WRITE_SCRIPT} for one write: ARGV holds its operation, text and TTL, then pairs of a channel and a message.
+ * Its own script, as the loop costs Redis about as much again as the write itself.
+ */
+export const WRITE_ONE_SCRIPT = `#!lua
+local reply
+if ARGV[1] == 'd' then
+  reply = redis.pcall('UNLINK', KEYS[1])
+elseif ARGV[3] == '' then
+  reply = redis.pcall('SET', KEYS[1], ARGV[2])
+else
+  reply = redis.pcall('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+for j = 4, #ARGV, 2 do
+  redis.call('PUBLISH', ARGV[j], ARGV[j + 1])
+end
+if type(reply) == 'table' and reply.err ~= nil then return reply end
+return 1`;
+
+const WRITE_ONE = new LuaScript(WRITE_ONE_SCRIPT);
+
 /** The most writes one batch carries; more in one tick make several, sent back to back. */
 const GATHER_LIMIT = 256;
 
@@ -157,7 +178,8 @@ export class RedisWriteGatherer {
     }
     if (!this.#scriptRefused) {
       try {
-        await WRITE.run(this.#client, keys.length, [...keys, ...args, ...messages]);
+        if (keys.length === 1) await WRITE_ONE.run(this.#client, 1, [keys[0]!, ...args, ...messages]);
+        else await WRITE.run(this.#client, keys.length, [...keys, ...args, ...messages]);
         return;
       } catch (error) {
         if (!isScriptRefused(error)) throw error;
