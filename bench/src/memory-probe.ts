@@ -1,8 +1,9 @@
 /**
  * The child process of the L1-memory workload: `memory-probe.ts <library> <entries> <reps>` (run with
  * `--expose-gc`) stores `entries` records in that library's L1 alone, `reps` times, each time in a fresh instance,
- * and prints `{"bytes":[…]}`: the heap growth per entry after a full GC. A process of its own keeps every other
- * library's heap, timers and sockets out of the figure. Exits with 2 on a wrong answer.
+ * and prints `{"bytes":[…],"afterRead":[…]}`: the heap growth per entry after a full GC, once the records are stored
+ * and again once each has been read once (an L1 may keep more for an entry it has served). A process of its own
+ * keeps every other library's heap, timers and sockets out of the figure. Exits with 2 on a wrong answer.
  */
 import { checkRecord, makeRecord, WrongAnswerError } from './record.js';
 import type { L1Only } from './subject.js';
@@ -28,15 +29,16 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-async function measure(factory: () => L1Only, entries: number): Promise<number> {
+async function measure(factory: () => L1Only, entries: number): Promise<[stored: number, afterRead: number]> {
   const before = heapAfterGc();
   let l1: L1Only | undefined = factory();
   for (let i = 0; i < entries; i++) await l1.set(`m:${i}`, makeRecord(i));
   const bytes = (heapAfterGc() - before) / entries;
-  for (const i of [0, entries >> 1, entries - 1]) checkRecord(await l1.get(`m:${i}`), i, `${l1.id} memory`);
+  for (let i = 0; i < entries; i++) checkRecord(await l1.get(`m:${i}`), i, `${l1.id} memory`);
+  const afterRead = (heapAfterGc() - before) / entries;
   await l1.close();
   l1 = undefined;
-  return bytes;
+  return [bytes, afterRead];
 }
 
 async function main(): Promise<void> {
@@ -46,8 +48,13 @@ async function main(): Promise<void> {
   // One unmeasured fill first: lazily created module state (hash tables, compiled code) is not an entry's cost.
   await measure(factory, Number(entries));
   const bytes: number[] = [];
-  for (let rep = 0; rep < Number(reps); rep++) bytes.push(await measure(factory, Number(entries)));
-  process.stdout.write(`${JSON.stringify({ bytes })}\n`);
+  const afterRead: number[] = [];
+  for (let rep = 0; rep < Number(reps); rep++) {
+    const [stored, read] = await measure(factory, Number(entries));
+    bytes.push(stored);
+    afterRead.push(read);
+  }
+  process.stdout.write(`${JSON.stringify({ bytes, afterRead })}\n`);
 }
 
 main().then(

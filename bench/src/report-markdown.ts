@@ -163,7 +163,9 @@ export function renderMarkdown(results: Results, info: RunInfo): string {
     '- Set rows include the bus notification for every library that has one. Invalidation lag is measured from the',
     '  start of `A.set` until B, which held the old value in its L1, reads the new one (B polls, yielding to the event',
     '  loop). The floor writes with SET EX, then one PUBLISH; its B drops the key when its subscriber hears it.',
-    '- L1 memory is the heap growth per entry after a full GC, with values created at `set` time.',
+    '- L1 memory is the heap growth per entry after a full GC, with values created at `set` time, and again once',
+    "  every entry was read once: Strata's L1 (without `maxBytes`) then keeps each value decoded as a private",
+    '  template, which later reads copy instead of parsing the text again.',
     '',
   ];
   return `${sections.join('\n')}`;

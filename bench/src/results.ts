@@ -36,6 +36,15 @@ export const WORKLOADS: readonly WorkloadInfo[] = [
   ),
   w('lag-p99', 'invalidation lag p99', 'ms', 'lower', 'raw', 'lru-cache + ioredis + PUBLISH', 1.5),
   w('memory', 'L1 memory per entry', 'bytes/entry', 'lower', 'raw', 'lru-cache of JSON text', undefined),
+  w(
+    'memory-read',
+    'L1 memory per entry, each read once',
+    'bytes/entry',
+    'lower',
+    'raw',
+    'lru-cache of JSON text',
+    undefined,
+  ),
 ];
 
 function w(

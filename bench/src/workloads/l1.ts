@@ -69,13 +69,19 @@ export async function runL1Hit(ctx: RunContext, arena: Arena, rep: number): Prom
 
 const PROBE = fileURLToPath(new URL('../memory-probe.ts', import.meta.url));
 
-/** Runs the memory probe for `library` in a child process; resolves to its bytes per entry, one per repetition. */
-function probeMemory(library: string, entries: number, reps: number): Promise<number[]> {
+/** Bytes per entry, one per repetition: as stored, and once every entry was read once. */
+interface Probed {
+  readonly bytes: number[];
+  readonly afterRead: number[];
+}
+
+/** Runs the memory probe for `library` in a child process (see `memory-probe.ts`). */
+function probeMemory(library: string, entries: number, reps: number): Promise<Probed> {
   const args = ['--conditions=@strata-cache/source', '--import', 'tsx', '--expose-gc', PROBE];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [...args, library, String(entries), String(reps)], (error, stdout, stderr) => {
       if (error === null) {
-        resolve((JSON.parse(stdout) as { bytes: number[] }).bytes);
+        resolve(JSON.parse(stdout) as Probed);
         return;
       }
       const message = `memory probe of ${library}: ${stderr.trim() || error.message}`;
@@ -85,8 +91,9 @@ function probeMemory(library: string, entries: number, reps: number): Promise<nu
 }
 
 /**
- * The L1-memory workload, every repetition at once: the heap growth of storing `memoryEntries` records in each
- * library's L1 alone, per entry, each library in a child process of its own (see `memory-probe.ts`).
+ * The L1-memory workloads, every repetition at once: the heap growth of storing `memoryEntries` records in each
+ * library's L1 alone, per entry, and again after reading each once; each library in a child process of its own
+ * (see `memory-probe.ts`).
  */
 export async function runMemory(ctx: RunContext, reps: readonly number[]): Promise<void> {
   const measured = reps.filter((rep) => rep >= 0);
@@ -99,9 +106,11 @@ export async function runMemory(ctx: RunContext, reps: readonly number[]): Promi
       masters: [],
     } as const;
     await guarded(ctx, site, async () => {
-      const bytes = await probeMemory(library, ctx.config.memoryEntries, measured.length);
-      for (const [i, rep] of measured.entries())
+      const { bytes, afterRead } = await probeMemory(library, ctx.config.memoryEntries, measured.length);
+      for (const [i, rep] of measured.entries()) {
         ctx.results.add('standalone', 'memory', library, rep, bytes[i]!);
+        ctx.results.add('standalone', 'memory-read', library, rep, afterRead[i]!);
+      }
     });
   }
 }

@@ -22,6 +22,7 @@ import {
   ttlToMs,
 } from '@strata-cache/core';
 import { LRUCache } from 'lru-cache';
+import { cloneJson } from './clone-json.js';
 
 /** Options of {@link MemoryCacheAdapter}. */
 export interface MemoryCacheAdapterOptions {
@@ -32,7 +33,9 @@ export interface MemoryCacheAdapterOptions {
   maxEntries?: number;
   /**
    * The most bytes kept, counting the UTF-8 length of each key plus its encoded value; the least recently used
-   * entries are evicted beyond it, and a single entry larger than this is refused.
+   * entries are evicted beyond it, and a single entry larger than this is refused. With a byte limit every read
+   * decodes the stored text, so that the limit also bounds the heap; without one, an entry read once keeps its
+   * decoded value as a template that later reads copy (several times cheaper, at some memory per entry).
    * @default undefined (no byte limit)
    */
   maxBytes?: number;
@@ -49,8 +52,8 @@ export interface MemoryCacheAdapterOptions {
    */
   codec?: Codec;
   /**
-   * Zero-copy reads: `get` returns one shared, deep-frozen value per entry instead of a fresh copy per call (about
-   * ten times cheaper for a 200-byte record, see docs/benchmarks.md). Mutating it throws a `TypeError` (in strict
+   * Zero-copy reads: `get` returns one shared, deep-frozen value per entry instead of a fresh copy per call (a
+   * fraction of the cost of a copy, see docs/benchmarks.md). Mutating it throws a `TypeError` (in strict
    * code; sloppy code silently keeps the value unchanged), and it is the same object on every call. Values holding a
    * `Map`, `Set`, `Date` or binary data cannot be frozen and are still copied per call.
    * @default false
@@ -78,12 +81,21 @@ interface Entry {
   readonly text: string;
   /** Epoch ms after which the entry is gone (alive while `now <= expiresAt`, as Redis decides); Infinity: never. */
   readonly expiresAt: number;
-  /** With `frozen`: the decoded value, deep-frozen, once read (or {@link UNSHAREABLE}). */
-  shared?: unknown;
+  /**
+   * Once read: with `frozen`, the decoded value, deep-frozen and shared; otherwise (see `#copies`) the decoded value
+   * as a private template that reads copy. {@link UNSHAREABLE} when the value allows neither.
+   */
+  decoded?: unknown;
 }
 
-/** Marks an entry whose value cannot be deep-frozen (it holds a Map, Set, Date or binary data). */
+/** Marks an entry whose value can be neither frozen nor copied from a template (it holds a Map, Set, Date…). */
 const UNSHAREABLE: unique symbol = Symbol('unshareable');
+
+/**
+ * The default codec tags every value JSON cannot hold with a `"$t"` key (docs/codec.md): a text without this mark
+ * decodes to exactly what `JSON.parse` makes of it, a tree {@link cloneJson} copies faithfully.
+ */
+const TAG_MARK = '$t"';
 
 // lru-cache clears all its arrays (time proportional to `max`) when its last entry is deleted; a sentinel that no
 // caller can name (keys are non-empty) keeps it from ever becoming empty through a delete.
@@ -107,6 +119,8 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReade
   readonly #now: () => number;
   readonly #maxBytes: number | undefined;
   readonly #frozen: boolean;
+  /** Whether a read copies a private decoded template instead of decoding the text again (see the constructor). */
+  readonly #copies: boolean;
   #ttlWrites = 0;
   #sweepAfter = SWEEP_EVERY_WRITES;
   #closed = false;
@@ -130,6 +144,11 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReade
     if (typeof merged.frozen !== 'boolean') throw new TypeError('frozen must be a boolean');
     this.#frozen = merged.frozen;
     this.#codec = merged.codec;
+    // Copying a decoded template is several times cheaper than decoding, and gives exactly what decoding gives for
+    // the default codec's plain-JSON texts. The template costs memory besides the text, which `maxBytes` does not
+    // count: a byte-bounded cache decodes every read instead, so that its bound also bounds its heap.
+    this.#copies =
+      !this.#frozen && this.#maxBytes === undefined && this.#codec.decode === defaultCodec.decode;
     this.#now = merged.now;
     this.#lru = new LRUCache<string, Entry>({
       max: maxEntries + 1,
@@ -304,14 +323,38 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReade
     return { value: this.#value(entry) as T, ttlMs, text: entry.text };
   }
 
-  /** The value of `entry`: a fresh copy, or with `frozen` the shared frozen one when the value can be frozen. */
+  /**
+   * The value of `entry`: a fresh copy (decoded, or copied from the entry's decoded template), or with `frozen` the
+   * shared frozen one when the value can be frozen.
+   */
   #value(entry: Entry): unknown {
-    if (!this.#frozen) return this.#codec.decode(entry.text);
-    if (entry.shared === undefined) {
-      const value = this.#codec.decode(entry.text);
-      entry.shared = freezeDeep(value) ? value : UNSHAREABLE;
+    const decoded = entry.decoded;
+    if (decoded === undefined) return this.#firstValue(entry);
+    if (decoded === UNSHAREABLE) return this.#codec.decode(entry.text);
+    if (this.#frozen) return decoded;
+    try {
+      return cloneJson(decoded);
+    } catch {
+      // Nested deeper than copying can go (JSON.parse has no such limit).
+      return this.#codec.decode(entry.text);
     }
-    return entry.shared === UNSHAREABLE ? this.#codec.decode(entry.text) : entry.shared;
+  }
+
+  /** The value of an entry never read before, keeping what later reads of it use. */
+  #firstValue(entry: Entry): unknown {
+    if (!this.#frozen && !this.#copies) return this.#codec.decode(entry.text);
+    const value = this.#codec.decode(entry.text);
+    if (this.#frozen) {
+      entry.decoded = freezeDeep(value) ? value : UNSHAREABLE;
+      return entry.decoded === UNSHAREABLE ? this.#codec.decode(entry.text) : value;
+    }
+    if (entry.text.includes(TAG_MARK)) {
+      entry.decoded = UNSHAREABLE;
+      return value;
+    }
+    // The decoded value becomes the template, never handed out; the caller gets a copy.
+    entry.decoded = value;
+    return this.#value(entry);
   }
 
   #encode(key: string, value: unknown): string {

@@ -41,6 +41,62 @@ describe('MemoryCacheAdapter.setText', () => {
   });
 });
 
+describe('MemoryCacheAdapter reads', () => {
+  it('copy each value from a private decoded template: always fresh, always exactly what decoding gives', async () => {
+    const cache = new MemoryCacheAdapter();
+    const texts = [
+      '{"id":1,"tags":["a",{"deep":[1,2]}],"n":null,"ok":true}',
+      '{"__proto__":{"polluted":true},"b":[{"__proto__":1}]}',
+      '{"2":"b","1":"a","x":{"10":0,"9":0}}',
+      '[[],{},[[[]]],"s",0.5]',
+      '"text"',
+      '12',
+      'null',
+    ];
+    for (const [i, text] of texts.entries()) cache.setText(`k${i}`, text, undefined);
+    for (let round = 0; round < 3; round++) {
+      for (const [i, text] of texts.entries()) {
+        const value: unknown = await cache.get(`k${i}`);
+        expect(value).toStrictEqual(cache.codec.decode(text));
+        expect(JSON.stringify(value)).toBe(JSON.stringify(JSON.parse(text)));
+        // Whatever a caller does to what it read, the next read is unchanged.
+        if (typeof value === 'object' && value !== null) {
+          for (const key of Object.keys(value)) (value as Record<string, unknown>)[key] = 'changed';
+          if (Array.isArray(value)) value.push('more');
+        }
+      }
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('decode tagged values (Date, Map, Set, bytes) afresh every time', async () => {
+    const cache = new MemoryCacheAdapter();
+    const value = { at: new Date(5), m: new Map([[1, new Set(['x'])]]), b: new Uint8Array([1, 2]) };
+    await cache.set('k', value);
+    const [first, second] = [await cache.get<typeof value>('k'), await cache.get<typeof value>('k')];
+    expect(first).toEqual(value);
+    expect(second).toEqual(value);
+    expect(first!.at).not.toBe(second!.at);
+    first!.at.setTime(0);
+    expect((await cache.get<typeof value>('k'))!.at).toEqual(new Date(5));
+  });
+
+  it('read a value nested deeper than copying can go by decoding it again', async () => {
+    const cache = new MemoryCacheAdapter();
+    const text = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    cache.setText('deep', text, undefined);
+    for (let round = 0; round < 2; round++) {
+      let level: unknown = await cache.get('deep');
+      let depth = 0;
+      while (Array.isArray(level) && level.length > 0) {
+        level = level[0];
+        depth++;
+      }
+      expect(depth).toBe(99_999);
+    }
+  });
+});
+
 describe('MemoryCacheAdapter with frozen values', () => {
   it('returns one deep-frozen value per entry; mutating it throws and changes nothing', async () => {
     const cache = new MemoryCacheAdapter({ frozen: true });
