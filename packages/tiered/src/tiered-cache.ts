@@ -214,6 +214,8 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     const unique = [...new Set(keys)];
     const found = new Map<string, T>();
     let missing = unique;
+    // How many tiers answered some keys: with one, `found` is already in request order.
+    let answering = 0;
     if (this.#upperSuspended === 0 && missing.length > 0) {
       const top =
         (await this.#upperRead('getMany', 0, () => this.#tiers[0]!.cache.getMany<T>(missing))) ??
@@ -222,12 +224,16 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
         found.set(k, v);
         this.#hits[0]!++;
       }
-      missing = missing.filter((k) => !top.has(k));
+      if (top.size > 0) {
+        answering++;
+        missing = missing.filter((k) => !top.has(k));
+      }
     }
     for (let i = 1; i < this.#tiers.length && missing.length > 0; i++) {
       const ticket = this.#fence.begin();
       try {
         const entries = await this.#readEntries<T>(i, missing);
+        if (entries.size > 0) answering++;
         for (const [k, entry] of entries) {
           found.set(k, entry.value);
           this.#hits[i]!++;
@@ -239,6 +245,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       }
     }
     this.#counts.misses += missing.length;
+    if (answering <= 1) return found;
     const ordered = new Map<string, T>();
     for (const k of unique) if (found.has(k)) ordered.set(k, found.get(k) as T);
     return ordered;
@@ -408,28 +415,29 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   /** Installs `entry` (read from tier `from`) in the tiers above it, if the fence allows. */
   #fill(key: string, entry: CacheEntry, from: number, ticket: number): void {
     if (this.#upperSuspended > 0 || !this.#fence.mayFill(key, ticket)) return;
-    const text = entry.text !== undefined ? { text: entry.text, codec: this.#codecs[from] } : undefined;
-    for (let i = 0; i < from; i++) this.#put(i, key, entry.value, entry.ttlMs, text);
+    const codec = this.#codecs[from];
+    for (let i = 0; i < from; i++) this.#put(i, key, entry.value, entry.ttlMs, entry.text, codec);
   }
 
   /**
    * Sets `key` in upper tier `i` for at most its maxTtl; synchronous start, so no invalidation slips between. A tier
-   * that takes text in the codec the value was read in gets that text: no second encoding.
+   * that takes text in `codec`, the codec `text` is in, gets that text: no second encoding.
    */
   #put(
     i: number,
     key: string,
     value: unknown,
     ttlMs: number | undefined,
-    encoded?: { readonly text: string; readonly codec: unknown },
+    text: string | undefined,
+    codec: unknown,
   ): void {
     const tier = this.#tiers[i]!;
     const ms = Math.min(ttlMs ?? Number.POSITIVE_INFINITY, tier.maxTtlMs);
     if (ms < 1) return;
     const writer = this.#textWriters[i];
-    if (writer !== undefined && encoded !== undefined && encoded.codec === writer.codec) {
+    if (writer !== undefined && text !== undefined && codec === writer.codec) {
       try {
-        writer.setText(key, encoded.text, Math.ceil(ms));
+        writer.setText(key, text, Math.ceil(ms));
       } catch (error) {
         this.#fillFailed(i, key, error);
       }
@@ -493,7 +501,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       for (const [k, key] of keys.entries()) {
         if (!this.#fence.mayFillOwnWrite(key, tickets[k]!)) continue;
         for (let i = 0; i < this.#upper.length; i++)
-          this.#put(i, key, fill.values[k], fill.ttlMs, fill.encoded);
+          this.#put(i, key, fill.values[k], fill.ttlMs, fill.encoded?.text, fill.encoded?.codec);
       }
     } finally {
       for (const [k, key] of keys.entries()) this.#fence.endWrite(key, tickets[k]!);

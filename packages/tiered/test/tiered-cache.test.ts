@@ -103,6 +103,11 @@ describe('TieredCache specifics', () => {
       ['b', 2],
     ]);
     expect(asked).toEqual([['c', 'b', 'z']]);
+    // Every key found, some above and some below: still in request order.
+    await l1.delete('c');
+    const all = await cache.getMany(['c', 'a', 'b']);
+    expect([...all.keys()]).toEqual(['c', 'a', 'b']);
+    expect([...(await cache.getMany(['b', 'c'])).keys()]).toEqual(['b', 'c']);
   });
 
   it('broadcasts writes, deletes, patterns and clears to other instances', async () => {
