@@ -17,7 +17,6 @@ const NEVER: Promise<never> = new Promise<never>(() => {});
 export class CallGuard {
   readonly #client: GuardedClient;
   readonly #deadlines: DeadlineSweeper;
-  readonly #beforeSend: () => void;
   readonly #gate: () => Promise<void> | undefined;
   #ready: Promise<void> | undefined;
 
@@ -27,29 +26,30 @@ export class CallGuard {
   }
 
   /**
-   * `beforeSend` runs right before each call is sent (the adapter corks the socket for the tick there). While
-   * `gate()` returns a promise (work the adapter does on each connect), calls wait for it too; it must not reject.
+   * While `gate()` returns a promise (work the adapter does on each connect), calls wait for it too; it must not
+   * reject.
    */
   constructor(
     client: GuardedClient,
     timeoutMs: number,
-    beforeSend: () => void = () => {},
     gate: () => Promise<void> | undefined = () => undefined,
   ) {
     this.#client = client;
-    this.#beforeSend = beforeSend;
     this.#gate = gate;
     this.#deadlines = new DeadlineSweeper(timeoutMs);
   }
 
-  /** Runs `send` within the time limit; client failures become `CacheUnavailableError` with the cause attached. */
-  run<T>(operation: string, send: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `send` within the time limit; client failures become `CacheUnavailableError` with the cause attached.
+   * `beforeSend` runs right before it is sent (the adapter corks the socket for the tick there).
+   */
+  run<T>(operation: string, send: () => Promise<T>, beforeSend?: () => void): Promise<T> {
     const status = this.#client.status;
     if (status === 'end' || status === 'close') {
       return Promise.reject(new CacheUnavailableError(operation, `the Redis connection is ${status}`));
     }
     if (status === 'ready' && this.#gate() === undefined) {
-      this.#beforeSend();
+      beforeSend?.();
       return this.#deadlines.run(operation, send);
     }
     // Only send if the caller is still waiting: one that timed out must not see its write land later.
@@ -61,7 +61,7 @@ export class CallGuard {
         await gate;
       }
       if (!isLive()) return NEVER;
-      this.#beforeSend();
+      beforeSend?.();
       return send();
     });
   }

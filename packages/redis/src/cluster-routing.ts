@@ -38,19 +38,42 @@ export interface MasterBatch {
  * misroutes a pipeline). Slots the table does not know yet form batches without a node.
  */
 export function groupByMaster(cluster: Cluster, groups: readonly SlotGroup[]): MasterBatch[] {
-  const connections = new Map<string, Redis>();
-  for (const node of cluster.nodes('master'))
-    connections.set(`${node.options.host}:${node.options.port}`, node);
+  if (groups.length === 1) {
+    const owner = cluster.slots[groups[0]!.slot]?.[0];
+    return [
+      { node: owner === undefined ? undefined : masterConnection(cluster, owner), groups: [...groups] },
+    ];
+  }
   const byNode = new Map<string, MasterBatch>();
   for (const group of groups) {
     const owner = cluster.slots[group.slot]?.[0];
     const id = owner ?? `unknown:${group.slot}`;
     const batch = byNode.get(id);
     if (batch === undefined)
-      byNode.set(id, { node: owner === undefined ? undefined : connections.get(owner), groups: [group] });
+      byNode.set(id, {
+        node: owner === undefined ? undefined : masterConnection(cluster, owner),
+        groups: [group],
+      });
     else batch.groups.push(group);
   }
   return [...byNode.values()];
+}
+
+/** Per Cluster client: its masters' connections by `host:port`, as last listed. */
+const connectionsOf = new WeakMap<Cluster, Map<string, Redis>>();
+
+/** The connection of the master at `owner` (`host:port`), listing the masters again when it is not known or closed. */
+function masterConnection(cluster: Cluster, owner: string): Redis | undefined {
+  let connections = connectionsOf.get(cluster);
+  let node = connections?.get(owner);
+  if (node === undefined || node.status === 'end' || node.status === 'close') {
+    connections = new Map();
+    for (const master of cluster.nodes('master'))
+      connections.set(`${master.options.host}:${master.options.port}`, master);
+    connectionsOf.set(cluster, connections);
+    node = connections.get(owner);
+  }
+  return node;
 }
 
 /** The connection of the master serving `batch`; throws when no master is known for its slots. */

@@ -30,6 +30,8 @@ const CLOSE = 0x7d; // }
 
 /** The hash slot (0–16383) of `key` in a Redis Cluster. */
 export function keySlot(key: string): number {
+  const ascii = asciiSlot(key);
+  if (ascii !== undefined) return ascii;
   const bytes = Buffer.from(key, 'utf8');
   const open = bytes.indexOf(OPEN);
   if (open !== -1) {
@@ -38,4 +40,24 @@ export function keySlot(key: string): number {
     if (close > open + 1) return crc16(bytes, open + 1, close) & 0x3fff;
   }
   return crc16(bytes, 0, bytes.length) & 0x3fff;
+}
+
+/** The slot of an ASCII key, hashed straight from its characters (they are its bytes); `undefined` otherwise. */
+function asciiSlot(key: string): number | undefined {
+  let start = 0;
+  let end = key.length;
+  const open = key.indexOf('{');
+  if (open !== -1) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) {
+      start = open + 1;
+      end = close;
+    }
+  }
+  // Every character must be ASCII, not only the hashed ones: the tag's place is counted in characters here.
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 0x7f) return undefined;
+  let crc = 0;
+  for (let i = start; i < end; i++)
+    crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ key.charCodeAt(i)) & 0xff]!;
+  return crc & 0x3fff;
 }

@@ -144,12 +144,7 @@ export class RedisCacheAdapter
     this.#clock = new RedisClock(client, timeoutMs);
     client.on('ready', () => this.#clock.connected());
     if (client.status === 'ready') this.#clock.connected();
-    this.#guard = new CallGuard(
-      client,
-      timeoutMs,
-      () => corkForTick(client),
-      () => this.#clock.gate,
-    );
+    this.#guard = new CallGuard(client, timeoutMs, () => this.#clock.gate);
     this.#reader = new RedisEntryReader(client, this.#clock);
     this.#writes = client.isCluster ? undefined : new RedisWriteGatherer(client as Redis, this, this.#prefix);
     if (ownsClient) client.on('error', (error: Error) => this.emit('error', error));
@@ -219,16 +214,15 @@ export class RedisCacheAdapter
     assertKey(key);
     this.#open('delete');
     const writes = this.#writes;
-    await this.#guard.run<unknown>('delete', () =>
-      writes === undefined ? this.client.unlink(this.#prefix + key) : writes.delete(key),
-    );
+    if (writes !== undefined) await this.#guard.run('delete', () => writes.delete(key));
+    else await this.#guard.run('delete', () => this.client.unlink(this.#prefix + key), this.#cork);
   }
 
   /** True when `key` is present (one EXISTS). */
   async exists(key: string): Promise<boolean> {
     assertKey(key);
     this.#open('exists');
-    return (await this.#guard.run('exists', () => this.client.exists(this.#prefix + key))) === 1;
+    return (await this.#guard.run('exists', () => this.client.exists(this.#prefix + key), this.#cork)) === 1;
   }
 
   /** Reads many keys: one MGET, or on a Cluster one pipeline of MGETs (one per slot) per master. */
@@ -261,11 +255,15 @@ export class RedisCacheAdapter
     const encoded = entries.map(([key, value]) => [this.#prefix + key, this.#codec.encode(value)] as const);
     this.#open('setMany');
     if (encoded.length === 0) return;
-    await this.#guard.run('setMany', () => {
-      // Stamped as they are sent (after any wait for the connection), as `set` stamps its value.
-      const stored = encoded.map(([key, text]) => [key, this.#stored(text, ttlMs)] as const);
-      return this.#msetTransactional(stored, ttlMs);
-    });
+    await this.#guard.run(
+      'setMany',
+      () => {
+        // Stamped as they are sent (after any wait for the connection), as `set` stamps its value.
+        const stored = encoded.map(([key, text]) => [key, this.#stored(text, ttlMs)] as const);
+        return this.#msetTransactional(stored, ttlMs);
+      },
+      this.#cork,
+    );
   }
 
   /** Deletes this namespace's keys matching `pattern`: SCAN MATCH on every master, UNLINK per batch (per slot). */
@@ -281,7 +279,7 @@ export class RedisCacheAdapter
   async ttl(key: string): Promise<number | undefined> {
     assertKey(key);
     this.#open('ttl');
-    const ms = await this.#guard.run('ttl', () => this.client.pttl(this.#prefix + key));
+    const ms = await this.#guard.run('ttl', () => this.client.pttl(this.#prefix + key), this.#cork);
     return ms < 0 ? undefined : msToTtlSeconds(ms);
   }
 
@@ -295,6 +293,7 @@ export class RedisCacheAdapter
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#clock.stop();
     this.#guard.abort((operation) => closedError(operation));
     if (this.#ownsClient) await closeClient(this.client);
   }
@@ -308,6 +307,12 @@ export class RedisCacheAdapter
     if (this.#closed) throw closedError(operation);
   }
 
+  /**
+   * Coalesces the socket writes of the commands this adapter sends itself within one tick (see `corkForTick`);
+   * gathered reads and writes are one command a tick already.
+   */
+  readonly #cork = (): void => corkForTick(this.client);
+
   #setText(key: string, text: string, ttlMs: number | undefined): Promise<unknown> {
     const writes = this.#writes;
     // The envelope is stamped as the write is sent (after any wait for the connection): its expiry is then never
@@ -315,10 +320,16 @@ export class RedisCacheAdapter
     if (writes !== undefined)
       return this.#guard.run('set', () => writes.set(key, this.#stored(text, ttlMs), ttlMs));
     const full = this.#prefix + key;
-    return this.#guard.run('set', () => {
-      const stored = this.#stored(text, ttlMs);
-      return ttlMs === undefined ? this.client.set(full, stored) : this.client.set(full, stored, 'PX', ttlMs);
-    });
+    return this.#guard.run(
+      'set',
+      () => {
+        const stored = this.#stored(text, ttlMs);
+        return ttlMs === undefined
+          ? this.client.set(full, stored)
+          : this.client.set(full, stored, 'PX', ttlMs);
+      },
+      this.#cork,
+    );
   }
 
   /** What is stored for the codec's `text` living `ttlMs` from now: see `valueFormat`. */

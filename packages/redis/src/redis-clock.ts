@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 
-/** How often the offset is measured again while in use, in ms. */
+/** How often the offset is measured again while the adapter is open, in ms. */
 const RESYNC_MS = 5_000;
 
 /**
@@ -14,7 +14,7 @@ const BASE_MARGIN_MS = 1;
 
 /**
  * Redis's clock as seen from this process: the offset between `performance.now()` and the server's `TIME`,
- * measured when the client becomes ready and again every few seconds while in use. Writers stamp a value's
+ * measured when the client becomes ready and again every few seconds until stopped. Writers stamp a value's
  * absolute expiry in Redis's time, and readers turn it back into a remaining TTL, so neither depends on this
  * host's wall clock agreeing with any other host's.
  *
@@ -36,6 +36,9 @@ export class RedisClock {
   #syncing: Promise<void> | undefined;
   /** Set while the client has just become ready and its clock is not measured yet: calls wait for it. */
   #gate: Promise<void> | undefined;
+  /** Measures again every few seconds, from the first connect until `stop()`; never keeps the process alive. */
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
 
   /** `timeoutMs` bounds one measurement: past it, calls stop waiting for it. */
   constructor(client: Redis | Cluster, timeoutMs: number) {
@@ -61,12 +64,21 @@ export class RedisClock {
    * (see `gate`). A second measurement follows, since the first command on a new connection is often slow.
    */
   connected(): void {
+    if (this.#stopped) return;
+    this.#timer ??= setInterval(() => void this.#measure(false), RESYNC_MS).unref();
     const gate = this.#measure(true);
     this.#gate = gate;
     void gate.then(() => {
       if (this.#gate === gate) this.#gate = undefined;
       void this.#measure(false);
     });
+  }
+
+  /** Stops measuring (the adapter is closing). */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   /** The earliest Redis time it may be now, in epoch ms; only meaningful when `known`. */
@@ -82,9 +94,7 @@ export class RedisClock {
   }
 
   #margin(now: number): number {
-    const age = now - this.#measuredAt;
-    if (age > RESYNC_MS && this.#syncing === undefined) void this.#measure(false);
-    return this.#halfRttMs + BASE_MARGIN_MS + age * DRIFT_PER_MS;
+    return this.#halfRttMs + BASE_MARGIN_MS + (now - this.#measuredAt) * DRIFT_PER_MS;
   }
 
   /**

@@ -36,6 +36,7 @@ describe('RedisClock', () => {
       // can take a few milliseconds).
       expect(latest - earliest).toBeLessThan(25);
     }
+    clock.stop();
   });
 
   it('stays unknown, and opens its gate, when the server refuses TIME or never answers', async () => {
@@ -46,6 +47,7 @@ describe('RedisClock', () => {
     refused.connected();
     await refused.gate;
     expect(refused.known).toBe(false);
+    refused.stop();
     refusing.disconnect();
 
     const silent = new Redis(redis.url);
@@ -56,6 +58,7 @@ describe('RedisClock', () => {
     await hung.gate;
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(hung.known).toBe(false);
+    hung.stop();
     silent.disconnect();
   });
 });
