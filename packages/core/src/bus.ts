@@ -27,9 +27,18 @@ export type BusMessage = Invalidation & {
   readonly v: typeof BUS_WIRE_VERSION;
   /** The id of the sending bus endpoint; an endpoint never receives its own messages. */
   readonly origin: string;
-  /** 1, 2, 3… per origin; a gap means a message was lost. */
+  /** 1, 2, 3… per origin and stream; a gap means a message was lost. */
   readonly seq: number;
+  /**
+   * Which of the sender's streams the message belongs to, when it has several: messages of one stream reach every
+   * receiver in the order they were sent (on a Redis Cluster, each node a sender writes through publishes a stream
+   * of its own). Absent: the sender's main stream.
+   */
+  readonly stream?: string;
 };
+
+/** The longest `stream` name a message may carry. */
+const MAX_STREAM_LENGTH = 256;
 
 /** Why a bus tells its listeners that messages may have been missed. */
 export type BusResetReason = 'reconnect' | 'gap' | 'heartbeat' | 'subscribe';
@@ -60,8 +69,9 @@ export interface InvalidationBus {
 }
 
 /**
- * A bus that can publish through a cache's own connection, right behind that cache's writes: a write and its
- * invalidation then share one round trip, and the invalidation still reaches no one before the write took effect.
+ * A bus that can publish an invalidation together with the cache writes it announces (in the very command that
+ * writes them, for the Redis bus and adapter): a write and its invalidation then cost one round trip, and the
+ * invalidation still reaches no one before the write took effect.
  */
 export interface OrderedBus extends InvalidationBus {
   /**
@@ -70,9 +80,10 @@ export interface OrderedBus extends InvalidationBus {
    */
   pairWith(cache: unknown): Promise<boolean>;
   /**
-   * Publishes `invalidation` so that no endpoint receives it before every call already issued on the paired `cache`
-   * has taken effect. Returns `undefined`, having sent nothing, when it cannot promise that right now (not paired
-   * with `cache`, or its connection is not ready): the caller then waits for its write and uses `publish`.
+   * Publishes `invalidation` with the writes of its keys just issued on the paired `cache`, so that no endpoint
+   * receives it before they took effect. Returns `undefined`, having sent nothing, when it cannot promise that
+   * right now (not paired with `cache`, or those writes are not waiting to be sent): the caller then waits for its
+   * write and uses `publish`.
    */
   publishBehind(cache: unknown, invalidation: Invalidation): Promise<void> | undefined;
 }
@@ -123,7 +134,15 @@ export function decodeBusMessage(text: unknown): BusMessage {
   if (typeof m.origin !== 'string' || m.origin.length === 0) throw new MalformedBusMessageError('bad origin');
   if (typeof m.seq !== 'number' || !Number.isSafeInteger(m.seq) || m.seq < 1)
     throw new MalformedBusMessageError('bad seq');
-  const head = { v: BUS_WIRE_VERSION, origin: m.origin, seq: m.seq } as const;
+  if (
+    m.stream !== undefined &&
+    (typeof m.stream !== 'string' || m.stream.length === 0 || m.stream.length > MAX_STREAM_LENGTH)
+  )
+    throw new MalformedBusMessageError('bad stream');
+  const head =
+    m.stream === undefined
+      ? ({ v: BUS_WIRE_VERSION, origin: m.origin, seq: m.seq } as const)
+      : ({ v: BUS_WIRE_VERSION, origin: m.origin, seq: m.seq, stream: m.stream } as const);
   switch (m.kind) {
     case 'keys':
       if (!isStringArray(m.keys)) throw new MalformedBusMessageError('keys is not a list of strings');
@@ -139,8 +158,8 @@ export function decodeBusMessage(text: unknown): BusMessage {
 }
 
 /**
- * Tracks the last sequence number seen per origin and tells when one was skipped (a lost message).
- * Memory is bounded: origins not heard from in a while are forgotten once `maxOrigins` is reached.
+ * Tracks the last sequence number seen per origin (and stream) and tells when one was skipped (a lost message).
+ * Memory is bounded: origins not heard from in a while are forgotten once `maxOrigins` streams are tracked.
  */
 export class SequenceTracker {
   readonly #last = new Map<string, number>();
@@ -150,15 +169,20 @@ export class SequenceTracker {
     this.#maxOrigins = maxOrigins;
   }
 
-  /** Records `message`; true when it follows the previous message of its origin without a gap (or is the first). */
-  accept(message: Pick<BusMessage, 'origin' | 'seq'>): boolean {
-    const last = this.#last.get(message.origin);
-    if (last !== undefined) this.#last.delete(message.origin);
+  /**
+   * Records `message`; true when it follows the previous message of its origin and stream without a gap (or is the
+   * first).
+   */
+  accept(message: Pick<BusMessage, 'origin' | 'seq' | 'stream'>): boolean {
+    // The origin's length first, so that no two (origin, stream) pairs share an id (a stream is never empty).
+    const id = `${message.origin.length}:${message.origin}${message.stream ?? ''}`;
+    const last = this.#last.get(id);
+    if (last !== undefined) this.#last.delete(id);
     else if (this.#last.size >= this.#maxOrigins) {
       const oldest = this.#last.keys().next();
       if (!oldest.done) this.#last.delete(oldest.value);
     }
-    this.#last.set(message.origin, Math.max(last ?? 0, message.seq));
+    this.#last.set(id, Math.max(last ?? 0, message.seq));
     return last === undefined || message.seq === last + 1;
   }
 

@@ -99,8 +99,8 @@ export class RedisCacheAdapter
   readonly #clock: RedisClock;
   readonly #envelope: boolean;
   readonly #reader: RedisEntryReader;
-  /** Gathers a tick's single-key writes on a standalone server (undefined on a Cluster). */
-  readonly #writes: RedisWriteGatherer | undefined;
+  /** Gathers a tick's single-key writes (see `RedisWriteGatherer`). */
+  readonly #writes: RedisWriteGatherer;
   readonly #prefix: string;
   readonly #scanPattern: string;
   readonly #scanCount: number;
@@ -146,7 +146,7 @@ export class RedisCacheAdapter
     if (client.status === 'ready') this.#clock.connected();
     this.#guard = new CallGuard(client, timeoutMs, () => this.#clock.gate);
     this.#reader = new RedisEntryReader(client, this.#clock);
-    this.#writes = client.isCluster ? undefined : new RedisWriteGatherer(client as Redis, this, this.#prefix);
+    this.#writes = new RedisWriteGatherer(client, this, this.#prefix);
     if (ownsClient) client.on('error', (error: Error) => this.emit('error', error));
   }
 
@@ -213,9 +213,7 @@ export class RedisCacheAdapter
   async delete(key: string): Promise<void> {
     assertKey(key);
     this.#open('delete');
-    const writes = this.#writes;
-    if (writes !== undefined) await this.#guard.run('delete', () => writes.delete(key));
-    else await this.#guard.run('delete', () => this.client.unlink(this.#prefix + key), this.#cork);
+    await this.#guard.run('delete', () => this.#writes.delete(key));
   }
 
   /** True when `key` is present (one EXISTS). */
@@ -314,22 +312,9 @@ export class RedisCacheAdapter
   readonly #cork = (): void => corkForTick(this.client);
 
   #setText(key: string, text: string, ttlMs: number | undefined): Promise<unknown> {
-    const writes = this.#writes;
     // The envelope is stamped as the write is sent (after any wait for the connection): its expiry is then never
     // later than the one Redis gives the key.
-    if (writes !== undefined)
-      return this.#guard.run('set', () => writes.set(key, this.#stored(text, ttlMs), ttlMs));
-    const full = this.#prefix + key;
-    return this.#guard.run(
-      'set',
-      () => {
-        const stored = this.#stored(text, ttlMs);
-        return ttlMs === undefined
-          ? this.client.set(full, stored)
-          : this.client.set(full, stored, 'PX', ttlMs);
-      },
-      this.#cork,
-    );
+    return this.#guard.run('set', () => this.#writes.set(key, this.#stored(text, ttlMs), ttlMs));
   }
 
   /** What is stored for the codec's `text` living `ttlMs` from now: see `valueFormat`. */

@@ -17,6 +17,7 @@ import {
 } from '@strata-cache/core';
 import type { Cluster, Redis } from 'ioredis';
 import { CallGuard } from './call-guard.js';
+import { refreshSlots } from './cluster-routing.js';
 import { type Deferred, deferred } from './deferred.js';
 import { keySlot } from './key-slot.js';
 import { RedisCacheAdapter } from './redis-cache-adapter.js';
@@ -73,9 +74,13 @@ interface Batch {
   readonly sent: Deferred<void>;
 }
 
-/** The `run_id` of the server `client` is connected to, waiting (within the caller's limit) for it to be ready. */
-async function serverRunId(client: Redis): Promise<string | undefined> {
-  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+/**
+ * The `run_id` of the server `client` is connected to, waiting (within the caller's limit) for it to be ready. A
+ * Cluster's node connection is asked at once: it connects on its first command, and queues it meanwhile.
+ */
+async function serverRunId(client: Redis, clusterNode = false): Promise<string | undefined> {
+  if (!clusterNode && client.status !== 'ready')
+    await new Promise((resolve) => client.once('ready', resolve));
   const info = await client.info('server');
   return /^run_id:(\w+)/m.exec(info)?.[1];
 }
@@ -109,12 +114,16 @@ export class RedisPubSubBus implements OrderedBus {
   readonly #live: Promise<void>;
   /** How every message this bus publishes begins (see `#send`). */
   readonly #ownPrefix: string;
-  #seq = 0;
+  /** The last sequence number sent, per stream ('' for the main one). */
+  readonly #seqs = new Map<string, number>();
   #batch: Batch | undefined;
   /** How the paired cache's writes carry this bus's invalidations (see `publishBehind`). */
   readonly #announcer: Announcer;
-  /** The cache whose connection this bus publishes through once paired (see `pairWith`). */
-  #paired: { readonly cache: RedisCacheAdapter; readonly client: Redis } | undefined;
+  /**
+   * The cache this bus is paired with (see `pairWith`), and on a standalone server its connection, which this bus
+   * then publishes through.
+   */
+  #paired: { readonly cache: RedisCacheAdapter; readonly client: Redis | undefined } | undefined;
   #slotsRefreshedAt = Number.NEGATIVE_INFINITY;
   #lastOwnMessageAt = performance.now();
   #presumedDead = false;
@@ -129,7 +138,10 @@ export class RedisPubSubBus implements OrderedBus {
     assertOptionNames('RedisPubSubBus', options, OPTION_NAMES);
     const merged = { ...DEFAULTS, ...options };
     this.channel = busChannel(resolveNamespace(merged.namespace));
-    this.#announcer = { channel: this.channel, message: (keys) => this.#encode({ kind: 'keys', keys }) };
+    this.#announcer = {
+      channel: this.channel,
+      message: (keys, stream) => this.#encode({ kind: 'keys', keys }, stream),
+    };
     this.id = merged.id ?? randomUUID();
     if (typeof this.id !== 'string' || this.id.length === 0)
       throw new TypeError('id must be a non-empty string');
@@ -182,26 +194,43 @@ export class RedisPubSubBus implements OrderedBus {
   }
 
   /**
-   * Pairs with `cache` when it is a standalone (or Sentinel) {@link RedisCacheAdapter} on the very server this bus
-   * publishes to (same `run_id`): from then on every message goes out on the adapter's connection while it is
-   * ready, and {@link RedisPubSubBus.publishBehind} puts an invalidation into the very command that writes the keys
-   * it names. A bus pairs with one cache at most; on a Cluster it never pairs (a key's node is not the channel's).
+   * Pairs with `cache` when it is a {@link RedisCacheAdapter} on the very server this bus publishes to (same
+   * `run_id`; on a Cluster, the same node serving the channel's slot). From then on
+   * {@link RedisPubSubBus.publishBehind} puts an invalidation into the very command that writes the keys it names;
+   * on a standalone (or Sentinel) server every other message also goes out on the adapter's connection while it is
+   * ready. A bus pairs with one cache at most.
    */
   async pairWith(cache: unknown): Promise<boolean> {
     if (this.#paired !== undefined) return this.#paired.cache === cache;
     if (this.#closed || !(cache instanceof RedisCacheAdapter)) return false;
-    if (cache.client.isCluster || this.#publisher.isCluster) return false;
-    const client = cache.client as Redis;
+    if (cache.client.isCluster !== this.#publisher.isCluster) return false;
     try {
       const [mine, theirs] = await this.#deadlines.run('pair', () =>
-        Promise.all([serverRunId(this.#publisher as Redis), serverRunId(client)]),
+        Promise.all([this.#pairingRunId(this.#publisher), this.#pairingRunId(cache.client)]),
       );
       if (mine === undefined || mine !== theirs || this.#closed) return false;
     } catch {
       return false;
     }
-    this.#paired ??= { cache, client };
+    this.#paired ??= { cache, client: cache.client.isCluster ? undefined : (cache.client as Redis) };
     return this.#paired.cache === cache;
+  }
+
+  /** The `run_id` of the server `client` publishes to: itself, or on a Cluster the master of the channel's slot. */
+  async #pairingRunId(client: Redis | Cluster): Promise<string | undefined> {
+    if (!client.isCluster) return serverRunId(client as Redis);
+    const cluster = client as Cluster;
+    if (cluster.status !== 'ready') await new Promise((resolve) => cluster.once('ready', resolve));
+    const slot = keySlot(this.channel);
+    const find = () =>
+      cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === cluster.slots[slot]?.[0]);
+    // Right after 'ready' the node list may still be filling in: reload the table once before giving up.
+    let node = find();
+    if (node === undefined) {
+      await refreshSlots(cluster);
+      node = find();
+    }
+    return node === undefined ? undefined : serverRunId(node, true);
   }
 
   /**
@@ -274,10 +303,15 @@ export class RedisPubSubBus implements OrderedBus {
     );
   }
 
-  /** The next message of this bus, numbered. */
-  #encode(invalidation: Invalidation): string {
+  /** The next message of this bus in `stream` (`undefined`: the main one), numbered. */
+  #encode(invalidation: Invalidation, stream?: string): string {
+    const seq = (this.#seqs.get(stream ?? '') ?? 0) + 1;
+    this.#seqs.set(stream ?? '', seq);
     // Version and origin first, so that receivers recognise their own messages by prefix, without parsing them.
-    const message: BusMessage = { v: BUS_WIRE_VERSION, origin: this.id, seq: ++this.#seq, ...invalidation };
+    const message: BusMessage =
+      stream === undefined
+        ? { v: BUS_WIRE_VERSION, origin: this.id, seq, ...invalidation }
+        : { v: BUS_WIRE_VERSION, origin: this.id, seq, stream, ...invalidation };
     return encodeBusMessage(message);
   }
 
@@ -290,8 +324,8 @@ export class RedisPubSubBus implements OrderedBus {
   #publishVia(): Redis | Cluster {
     // Paired, messages go out on the cache's connection, where its writes carry theirs: in the order of their numbers.
     // While it is not ready, our own one serves.
-    const paired = this.#paired;
-    if (paired !== undefined && paired.client.status === 'ready') return paired.client;
+    const paired = this.#paired?.client;
+    if (paired !== undefined && paired.status === 'ready') return paired;
     if (!this.#publisher.isCluster) return this.#publisher;
     const cluster = this.#publisher as Cluster;
     const owner = cluster.slots[keySlot(this.channel)]?.[0];

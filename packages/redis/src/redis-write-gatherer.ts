@@ -1,38 +1,40 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { batchesOf, isRedirection, type MasterBatch, refreshSlots } from './cluster-routing.js';
 import { type Deferred, deferred } from './deferred.js';
 import { isScriptRefused, LuaScript } from './lua-script.js';
 
 /**
- * The writes of a tick, and the invalidations announcing them: KEYS are the keys; ARGV holds, per key, an operation
- * (`s`: SET, `d`: UNLINK), a text and a TTL in ms (empty: none), then pairs of a channel and a message. Every write
- * is attempted even if one fails, and the messages are published whatever the writes did: a write whose effect is
- * unknown must still be announced.
+ * The writes one master gets in one tick, and the invalidations announcing them. ARGV holds the number of writes,
+ * then per write its key, operation (`s`: SET, `d`: UNLINK), text and TTL in ms (empty: none), then pairs of a
+ * channel and a message. Keys come as arguments, not declared: on a Cluster they may be of several slots of this
+ * master (`allow-cross-slot-keys`), and a key the master no longer serves fails alone ("non local key") without
+ * stopping the others. Every write is attempted, the messages are published whatever the writes did (a write whose
+ * effect is unknown must still be announced), and the reply says, per write, 1 or the error it met.
  */
-export const WRITE_SCRIPT = `#!lua
-local n = #KEYS
-local failure
-for i = 1, n do
+export const WRITE_SCRIPT = `#!lua flags=allow-cross-slot-keys
+local n = tonumber(ARGV[1])
+local results = {}
+for i = 0, n - 1 do
+  local key, op, text, ttl = ARGV[4 * i + 2], ARGV[4 * i + 3], ARGV[4 * i + 4], ARGV[4 * i + 5]
   local reply
-  if ARGV[3 * i - 2] == 'd' then
-    reply = redis.pcall('UNLINK', KEYS[i])
-  elseif ARGV[3 * i] == '' then
-    reply = redis.pcall('SET', KEYS[i], ARGV[3 * i - 1])
+  if op == 'd' then
+    reply = redis.pcall('UNLINK', key)
+  elseif ttl == '' then
+    reply = redis.pcall('SET', key, text)
   else
-    reply = redis.pcall('SET', KEYS[i], ARGV[3 * i - 1], 'PX', ARGV[3 * i])
+    reply = redis.pcall('SET', key, text, 'PX', ttl)
   end
-  if type(reply) == 'table' and reply.err ~= nil and failure == nil then failure = reply.err end
+  if type(reply) == 'table' and reply.err ~= nil then results[i + 1] = reply.err else results[i + 1] = 1 end
 end
-for j = 3 * n + 1, #ARGV, 2 do
+for j = 4 * n + 2, #ARGV, 2 do
   redis.call('PUBLISH', ARGV[j], ARGV[j + 1])
 end
-if failure ~= nil then return redis.error_reply(failure) end
-return n`;
-
-const WRITE = new LuaScript(WRITE_SCRIPT);
+return results`;
 
 /**
- * {@link WRITE_SCRIPT} for one write: ARGV holds its operation, text and TTL, then pairs of a channel and a message.
- * Its own script, as the loop costs Redis about as much again as the write itself.
+ * {@link WRITE_SCRIPT} for one write, declared (so a Cluster node that does not serve it answers MOVED and runs
+ * nothing): ARGV holds its operation, text and TTL, then pairs of a channel and a message. Its own script, as the
+ * loop costs Redis about as much again as the write itself. It answers 1, or the error the write met.
  */
 export const WRITE_ONE_SCRIPT = `#!lua
 local reply
@@ -46,9 +48,10 @@ end
 for j = 4, #ARGV, 2 do
   redis.call('PUBLISH', ARGV[j], ARGV[j + 1])
 end
-if type(reply) == 'table' and reply.err ~= nil then return reply end
+if type(reply) == 'table' and reply.err ~= nil then return reply.err end
 return 1`;
 
+const WRITE = new LuaScript(WRITE_SCRIPT);
 const WRITE_ONE = new LuaScript(WRITE_ONE_SCRIPT);
 
 /** The most writes one batch carries; more in one tick make several, sent back to back. */
@@ -58,29 +61,49 @@ const GATHER_LIMIT = 256;
 export interface Announcer {
   /** The channel messages go to. */
   readonly channel: string;
-  /** The message invalidating `keys`, numbered in the order messages leave this connection. */
-  message(keys: readonly string[]): string;
+  /**
+   * The message invalidating `keys`, numbered in the order messages of `stream` are sent: every message of one
+   * stream leaves from one Redis node, so it reaches every subscriber in that order. `undefined`: the bus's own
+   * stream.
+   */
+  message(keys: readonly string[], stream: string | undefined): string;
+}
+
+/** One write waiting to be sent, and its caller. */
+interface Write {
+  /** The key without the namespace prefix, and with it. */
+  readonly key: string;
+  readonly fullKey: string;
+  /** `s` (SET) or `d` (UNLINK). */
+  readonly op: string;
+  readonly text: string;
+  /** TTL in ms, or empty. */
+  readonly ttl: string;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** A bus's invalidation riding in a batch: the keys it names, and its callers. */
+interface Announcement {
+  readonly keys: Set<string>;
+  readonly done: Deferred<void>;
 }
 
 interface Batch {
-  readonly keys: string[];
-  /** The same keys, without the namespace prefix. */
+  readonly writes: Write[];
+  /** The keys (without prefix) that have a write in this batch. */
   readonly written: Set<string>;
-  /** Per key: operation, text, TTL (see WRITE_SCRIPT). */
-  readonly args: string[];
-  /** Per bus: the keys whose invalidation travels in this batch's command. */
-  announced: Map<Announcer, Set<string>> | undefined;
-  readonly done: Deferred<void>;
+  readonly announced: Map<Announcer, Announcement>;
 }
 
 /** The gatherer of each adapter, so that a bus paired with it can announce the writes it carries. */
 const gatherers = new WeakMap<object, RedisWriteGatherer>();
 
 /**
- * Puts `announcer`'s invalidation of `keys` into the command that carries their pending writes of `owner` (an
- * adapter), so that one command writes them and then publishes it; resolves with that command. `undefined`, having
- * attached nothing, unless every key has a write waiting to be sent (a write still waiting for the connection is
- * not).
+ * Puts `announcer`'s invalidation of `keys` into the commands that carry their pending writes of `owner` (an
+ * adapter), so that each command writes, then publishes it; resolves once every such command has run. `undefined`,
+ * having attached nothing, unless every key has a write waiting to be sent (a write still waiting for the
+ * connection is not).
  */
 export function announceBehind(
   owner: object,
@@ -91,23 +114,22 @@ export function announceBehind(
 }
 
 /**
- * Single-key writes (SET and UNLINK) on a standalone (or Sentinel) server. Writes issued within one tick are
- * gathered and sent when the tick ends as one command: a lone write as itself, several as one Lua script, where
- * each would otherwise cost a command of its own. A paired bus may attach the invalidation of those writes (see
- * {@link announceBehind}): the script then publishes it after writing, so that the write and its announcement
- * cost one command and no one hears of a write before it took effect. Each key is still written exactly as its own
- * command would write it; a script failing part-way fails every write it carried (their effect is then unknown,
- * as for a timeout). Not used on a Cluster, where a script refused for a key its node no longer serves could not
- * be retried without risking an older value over a newer one.
+ * Single-key writes (SET and UNLINK). Writes issued within one tick are gathered and sent when the tick ends: per
+ * master (one on a standalone or Sentinel server), a lone write as itself and several as one Lua script, where each
+ * would otherwise cost a command of its own. A paired bus may attach the invalidation of those writes (see
+ * {@link announceBehind}): the script then publishes it after writing, so that a write and its announcement are one
+ * command, and no one hears of a write before it took effect. Each key is written exactly as its own command would
+ * write it, and each caller hears of its own write: on a Cluster, a write its node no longer serves is sent again,
+ * alone, to the master that does (the others of its script were done and are not repeated).
  */
 export class RedisWriteGatherer {
-  readonly #client: Redis;
+  readonly #client: Redis | Cluster;
   readonly #prefix: string;
   #batch: Batch | undefined;
   #scriptRefused = false;
 
   /** `owner` is the adapter, whose keys are stored under `prefix`: {@link announceBehind} of it reaches this gatherer. */
-  constructor(client: Redis, owner: object, prefix: string) {
+  constructor(client: Redis | Cluster, owner: object, prefix: string) {
     this.#client = client;
     this.#prefix = prefix;
     gatherers.set(owner, this);
@@ -128,76 +150,186 @@ export class RedisWriteGatherer {
     const batch = this.#batch;
     if (batch === undefined) return undefined;
     for (const key of keys) if (!batch.written.has(key)) return undefined;
-    batch.announced ??= new Map();
-    let announced = batch.announced.get(announcer);
-    if (announced === undefined) {
-      announced = new Set();
-      batch.announced.set(announcer, announced);
+    let announcement = batch.announced.get(announcer);
+    if (announcement === undefined) {
+      announcement = { keys: new Set(), done: deferred<void>() };
+      batch.announced.set(announcer, announcement);
     }
-    for (const key of keys) announced.add(key);
-    return batch.done.promise;
+    for (const key of keys) announcement.keys.add(key);
+    return announcement.done.promise;
   }
 
   #add(key: string, op: string, text: string, ttl: string): Promise<void> {
     let batch = this.#batch;
     if (batch === undefined) {
-      const created: Batch = {
-        keys: [],
-        written: new Set(),
-        args: [],
-        announced: undefined,
-        done: deferred<void>(),
-      };
+      const created: Batch = { writes: [], written: new Set(), announced: new Map() };
       this.#batch = batch = created;
       // After every promise reaction of this tick, so that concurrent writes (and their announcements) join it.
       process.nextTick(() => this.#flush(created));
     }
-    batch.keys.push(this.#prefix + key);
+    const { writes } = batch;
     batch.written.add(key);
-    batch.args.push(op, text, ttl);
-    const { promise } = batch.done;
-    if (batch.keys.length >= GATHER_LIMIT) this.#flush(batch);
-    return promise;
+    const written = new Promise<void>((resolve, reject) => {
+      writes.push({ key, fullKey: this.#prefix + key, op, text, ttl, resolve, reject });
+    });
+    if (writes.length >= GATHER_LIMIT) this.#flush(batch);
+    return written;
   }
 
   #flush(batch: Batch): void {
     if (this.#batch !== batch) return;
     this.#batch = undefined;
-    // Numbered now, as they are written to the connection: each bus's messages leave in the order of their numbers.
-    const messages: string[] = [];
-    for (const [announcer, keys] of batch.announced ?? [])
-      messages.push(announcer.channel, announcer.message([...keys]));
-    this.#send(batch, messages).then(batch.done.resolve, batch.done.reject);
+    const announced = new Map([...batch.announced].map(([announcer, { keys }]) => [announcer, keys]));
+    void this.#sendAll(batch.writes, announced, true).then((failure) => {
+      for (const { done } of batch.announced.values()) {
+        if (failure === undefined) done.resolve();
+        else done.reject(failure);
+      }
+    });
   }
 
-  /** Sends the batch's writes, then `messages` (channel, message, channel, message, …). */
-  async #send({ keys, args }: Batch, messages: readonly string[]): Promise<void> {
-    if (keys.length === 1 && messages.length === 0) {
-      await this.#sendPlain(keys, args, 0);
-      return;
+  /**
+   * Sends `writes` (one command per master), each with its share of the announcements, and settles every caller.
+   * Resolves to the first failure of a command carrying an announcement (`undefined`: every one ran); never
+   * rejects. `retry`: writes a master refused as not its own are sent once more, after reloading the slot table,
+   * announced by the command that then carries them.
+   */
+  async #sendAll(
+    writes: readonly Write[],
+    announced: ReadonlyMap<Announcer, ReadonlySet<string>>,
+    retry: boolean,
+  ): Promise<unknown> {
+    const moved: Write[] = [];
+    let failure: unknown;
+    try {
+      const fullKeys = writes.map((w) => w.fullKey);
+      let batches = batchesOf(this.#client, fullKeys);
+      if (batches.some((b) => b.node === undefined)) {
+        await refreshSlots(this.#client);
+        batches = batchesOf(this.#client, fullKeys);
+      }
+      await Promise.all(
+        batches.map(async (batch) => {
+          const mine = positionsOf(batch).map((p) => writes[p]!);
+          try {
+            moved.push(...(await this.#sendTo(batch, mine, announced)));
+          } catch (error) {
+            if (carriesAnnouncement(mine, announced)) failure ??= error;
+            // Refused whole as not this master's (MOVED, a replica now): nothing ran, so it may be sent again.
+            if (retry && isRedirection(error)) moved.push(...mine);
+            else for (const write of mine) write.reject(error);
+          }
+        }),
+      );
+    } catch (error) {
+      failure ??= error;
+      for (const write of writes) write.reject(error);
     }
-    if (!this.#scriptRefused) {
-      try {
-        if (keys.length === 1) await WRITE_ONE.run(this.#client, 1, [keys[0]!, ...args, ...messages]);
-        else await WRITE.run(this.#client, keys.length, [...keys, ...args, ...messages]);
-        return;
-      } catch (error) {
-        if (!isScriptRefused(error)) throw error;
-        // Refused before running: nothing was written, so the commands go one by one, now and from then on.
-        this.#scriptRefused = true;
+    if (moved.length === 0) return failure;
+    if (!retry) {
+      const error = new Error('the Cluster moved these keys twice while they were written');
+      for (const write of moved) write.reject(error);
+      return failure ?? error;
+    }
+    await refreshSlots(this.#client);
+    const again = new Map<Announcer, ReadonlySet<string>>();
+    for (const [announcer, keys] of announced) {
+      const mine = moved.filter((w) => keys.has(w.key)).map((w) => w.key);
+      if (mine.length > 0) again.set(announcer, new Set(mine));
+    }
+    const retried = await this.#sendAll(moved, again, false);
+    // A whole command refused as MOVED published nothing: its announcements went with the retry instead.
+    return retried ?? (isRedirection(failure) ? undefined : failure);
+  }
+
+  /**
+   * Sends the writes of one master, with the messages announcing them (on a Cluster, each names only this master's
+   * keys, in this master's stream); settles each write that ran or failed there, and returns the ones the master
+   * refused as not its own. Rejects when the command as a whole failed.
+   */
+  async #sendTo(
+    batch: MasterBatch,
+    writes: readonly Write[],
+    announced: ReadonlyMap<Announcer, ReadonlySet<string>>,
+  ): Promise<Write[]> {
+    const node = batch.node!;
+    const stream = this.#client.isCluster ? `${node.options.host}:${node.options.port}` : undefined;
+    // Numbered now, as they are written to the connection: each stream's messages leave in the order of their numbers.
+    const messages: string[] = [];
+    for (const [announcer, keys] of announced) {
+      const mine = writes.filter((w) => keys.has(w.key)).map((w) => w.key);
+      if (mine.length > 0) messages.push(announcer.channel, announcer.message(mine, stream));
+    }
+    if (writes.length === 1 && messages.length === 0) {
+      await this.#sendPlain(node, writes[0]!);
+      writes[0]!.resolve();
+      return [];
+    }
+    if (this.#scriptRefused) return this.#sendOneByOne(node, writes, messages);
+    let replies: unknown[];
+    try {
+      replies = await this.#runScript(node, writes, messages);
+    } catch (error) {
+      if (!isScriptRefused(error)) throw error;
+      // Refused before running: nothing was written, so the commands go one by one, now and from then on.
+      this.#scriptRefused = true;
+      return this.#sendOneByOne(node, writes, messages);
+    }
+    const moved: Write[] = [];
+    for (let i = 0; i < writes.length; i++) {
+      const reply = replies[i];
+      const write = writes[i]!;
+      if (reply === 1) write.resolve();
+      else {
+        const error = new Error(String(reply));
+        if (isRedirection(error)) moved.push(write);
+        else write.reject(error);
       }
     }
-    // On one connection, a PUBLISH sent behind the writes runs after them, whatever they did.
-    const sent = keys.map((_, i) => this.#sendPlain(keys, args, i));
-    for (let j = 0; j < messages.length; j += 2)
-      sent.push(this.#client.publish(messages[j]!, messages[j + 1]!));
-    await Promise.all(sent);
+    return moved;
   }
 
-  #sendPlain(keys: readonly string[], args: readonly string[], i: number): Promise<unknown> {
-    const key = keys[i]!;
-    const [op, text, ttl] = [args[3 * i]!, args[3 * i + 1]!, args[3 * i + 2]!];
-    if (op === 'd') return this.#client.unlink(key);
-    return ttl === '' ? this.#client.set(key, text) : this.#client.set(key, text, 'PX', Number(ttl));
+  async #runScript(node: Redis, writes: readonly Write[], messages: readonly string[]): Promise<unknown[]> {
+    if (writes.length === 1) {
+      const { fullKey, op, text, ttl } = writes[0]!;
+      return [await WRITE_ONE.run(node, 1, [fullKey, op, text, ttl, ...messages])];
+    }
+    const args: string[] = [String(writes.length)];
+    for (const { fullKey, op, text, ttl } of writes) args.push(fullKey, op, text, ttl);
+    for (const message of messages) args.push(message);
+    return (await WRITE.run(node, 0, args)) as unknown[];
   }
+
+  /** Without scripts: each write as its own command, then each message; on one connection they run in that order. */
+  async #sendOneByOne(node: Redis, writes: readonly Write[], messages: readonly string[]): Promise<Write[]> {
+    const moved: Write[] = [];
+    const sent: Array<Promise<unknown>> = writes.map((write) =>
+      this.#sendPlain(node, write).then(write.resolve, (error: unknown) => {
+        if (isRedirection(error)) moved.push(write);
+        else write.reject(error);
+      }),
+    );
+    for (let j = 0; j < messages.length; j += 2) sent.push(node.publish(messages[j]!, messages[j + 1]!));
+    await Promise.all(sent);
+    return moved;
+  }
+
+  #sendPlain(node: Redis, { fullKey, op, text, ttl }: Write): Promise<unknown> {
+    if (op === 'd') return node.unlink(fullKey);
+    return ttl === '' ? node.set(fullKey, text) : node.set(fullKey, text, 'PX', Number(ttl));
+  }
+}
+
+/** Whether any of `writes` is announced. */
+function carriesAnnouncement(
+  writes: readonly Write[],
+  announced: ReadonlyMap<Announcer, ReadonlySet<string>>,
+): boolean {
+  for (const keys of announced.values()) for (const write of writes) if (keys.has(write.key)) return true;
+  return false;
+}
+
+/** The positions (in the caller's list) of a batch's keys. */
+function positionsOf(batch: MasterBatch): readonly number[] {
+  return batch.groups.length === 1 ? batch.groups[0]!.positions : batch.groups.flatMap((g) => g.positions);
 }

@@ -4,6 +4,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isRedirection } from '../src/cluster-routing.js';
 import { RedisCacheAdapter } from '../src/index.js';
+import { keySlot } from '../src/key-slot.js';
 import { READ_SCRIPT } from '../src/redis-entry-reader.js';
 
 const redis = inject('redis');
@@ -187,7 +188,7 @@ function redisNow([seconds, micros]: number[]): number {
 /** Counts calls of `method` on each of `clients` (for round-trip budgets). */
 function countCalls(
   clients: readonly Redis[],
-  method: 'pipeline' | 'evalsha' | 'mget' | 'publish' | 'set',
+  method: 'pipeline' | 'evalsha' | 'mget' | 'publish' | 'set' | 'unlink',
 ): () => number {
   let calls = 0;
   for (const client of clients) {
@@ -335,6 +336,52 @@ describe('RedisCacheAdapter on a Cluster', () => {
     expect(refusal).toBeInstanceOf(Error);
     expect(isRedirection(refusal)).toBe(true);
     await client.del('probe');
+    await client.quit();
+  });
+
+  it('writes concurrent sets and deletes with one command per master, each stored as its own command would', async () => {
+    const client = new Cluster(redis.cluster.nodes);
+    const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
+    const keys = Array.from({ length: 64 }, (_, i) => `key-${i}`);
+    await cache.setMany(new Map(keys.map((k) => [k, 'old'])), 60);
+    const masters = client.nodes('master');
+    const [scripts, sets, unlinks] = [
+      countCalls(masters, 'evalsha'),
+      countCalls(masters, 'set'),
+      countCalls(masters, 'unlink'),
+    ];
+    await Promise.all(
+      keys.map((key, i) =>
+        i % 4 === 3 ? cache.delete(key) : cache.set(key, { i }, i % 2 === 0 ? 30 : undefined),
+      ),
+    );
+    expect(scripts() + sets() + unlinks()).toBeLessThanOrEqual(masters.length);
+    const found = await cache.getMany(keys);
+    expect([...found.keys()]).toEqual(keys.filter((_, i) => i % 4 !== 3));
+    for (const [key, value] of found) expect(value).toEqual({ i: Number(key.slice(4)) });
+    expect(await cache.ttl('key-2')).toBe(30);
+    expect(await cache.ttl('key-1')).toBeUndefined();
+    await cache.clear();
+    await cache.close();
+    await client.quit();
+  });
+
+  it('sends again, to the master that serves it, a write a stale slot table sent elsewhere', async () => {
+    const client = new Cluster(redis.cluster.nodes);
+    const cache = new RedisCacheAdapter({ client, namespace: uniqueNamespace() });
+    const keys = Array.from({ length: 40 }, (_, i) => `moved-${i}`);
+    await cache.set('warm', 1);
+    const masters = client.nodes('master').map((n) => `${n.options.host}:${n.options.port}`);
+    // Point every slot of these keys at the wrong master: each script then runs there and refuses them.
+    for (const key of keys) {
+      const slot = keySlot(`${cache.namespace}:${key}`);
+      const owner = client.slots[slot]![0]!;
+      client.slots[slot] = [masters.find((m) => m !== owner)!];
+    }
+    await Promise.all(keys.map((key, i) => cache.set(key, i, 60)));
+    expect([...(await cache.getMany(keys)).values()]).toEqual(keys.map((_, i) => i));
+    await cache.clear();
+    await cache.close();
     await client.quit();
   });
 
