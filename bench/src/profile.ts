@@ -13,10 +13,9 @@ import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import { startRedisServer } from '@strata-cache/redis-testkit';
 import { Redis } from 'ioredis';
-import { bulkWrite } from './fixtures.js';
-import { checkRecord, makeRecord, recordText } from './record.js';
+import { checkRecord, makeRecord } from './record.js';
 import { L1_ENTRIES, TTL_SECONDS } from './subject.js';
-import { strataStack } from './subjects/strata.js';
+import { populate, strataStack } from './subjects/strata.js';
 import { timeConcurrent, timeSequential } from './timing.js';
 
 const PATHS = [
@@ -48,11 +47,9 @@ async function main(): Promise<void> {
   const where = { topology: 'standalone', url: server.url } as const;
   const stack = await strataStack(where, 'prof');
   const keys = Array.from({ length: L1_ENTRIES }, (_, i) => `r:${i}`);
-  await bulkWrite(
-    where,
-    keys.map((key) => `prof:${key}`),
-    keys.map((_, i) => recordText(i)),
-    TTL_SECONDS,
+  await populate(where, 'prof')(
+    keys,
+    keys.map((_, i) => makeRecord(i)),
   );
   const { cache, l1, l2 } = stack;
   const raw = new Redis(server.url);

@@ -52,7 +52,7 @@ export async function strataStack(where: Where, namespace: string, frozen = fals
  * that carries its expiry in Redis's time (stamped a second early, so never later than the key's own), so that a
  * bulk load may write the text directly.
  */
-function populate(where: Where, namespace: string) {
+export function populate(where: Where, namespace: string) {
   return async (keys: readonly string[], values: readonly BenchRecord[]): Promise<void> => {
     const client = newClient(where);
     const [seconds, micros] = await client.time();

@@ -16,10 +16,12 @@ import {
   closedError,
   DeadlineSweeper,
   type EncodedWriter,
+  type EntryReader,
   type Invalidation,
   type InvalidationBus,
   isOrderedBus,
   type OrderedBus,
+  readsEntries,
   readsSync,
   type SyncReader,
   type TextWriter,
@@ -87,6 +89,8 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   readonly #codecs: readonly unknown[];
   /** Per tier: whether it bounds its own calls within `timeoutMs`, so that no time limit of ours is stacked on it. */
   readonly #selfBounded: readonly boolean[];
+  /** Per tier: the tier when it reads entries and bounds its own calls (read directly on the hot path). */
+  readonly #directReaders: ReadonlyArray<EntryReader | undefined>;
   /** The bus, once it has paired with the last tier: writes and their invalidations then share a round trip. */
   #ordered: OrderedBus | undefined;
   readonly #degrade: boolean;
@@ -123,6 +127,9 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     this.#textWriters = this.#tiers.map(({ cache }) => (writesText(cache) ? cache : undefined));
     this.#codecs = this.#tiers.map(({ cache }) => (cache as { codec?: unknown }).codec);
     this.#selfBounded = this.#tiers.map(({ cache }) => (callBoundMs(cache) ?? Infinity) <= merged.timeoutMs);
+    this.#directReaders = this.#tiers.map(({ cache }, i) =>
+      this.#selfBounded[i] && readsEntries(cache) ? cache : undefined,
+    );
     this.#hits = this.#tiers.map(() => 0);
     this.capabilities = (this.#last as { capabilities?: CacheCapabilities }).capabilities ?? {
       patternDelete: true,
@@ -372,11 +379,16 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     try {
       return await this.#bounded(tier, operation, read);
     } catch (error) {
-      if (error instanceof CacheError && error.code !== 'CACHE_UNAVAILABLE') throw error;
-      this.#error(operation, error, tier);
-      if (this.#degrade) return undefined;
-      throw error;
+      return this.#lowerFailed(operation, error, tier);
     }
+  }
+
+  /** A read of a lower tier failed: a miss plus an `error` event when degrading, else a rejection. */
+  #lowerFailed(operation: string, error: unknown, tier: number): undefined {
+    if (error instanceof CacheError && error.code !== 'CACHE_UNAVAILABLE') throw error;
+    this.#error(operation, error, tier);
+    if (this.#degrade) return undefined;
+    throw error;
   }
 
   /** Runs a call of tier `i` within `timeoutMs`: the tier's own limit if it has one that fits, else ours. */
@@ -388,9 +400,14 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     const ticket = this.#fence.begin();
     try {
       for (let i = 1; i < this.#tiers.length; i++) {
-        const entry = await readEntry<T>(this.#tiers[i]!.cache, key, (operation, read) =>
-          this.#lowerRead(operation, read, i),
-        );
+        const reader = this.#directReaders[i];
+        // A tier that reads entries and bounds its own calls is asked directly: one await, not three layers.
+        const entry =
+          reader !== undefined
+            ? await reader.getEntry<T>(key).catch((error: unknown) => this.#lowerFailed('get', error, i))
+            : await readEntry<T>(this.#tiers[i]!.cache, key, (operation, read) =>
+                this.#lowerRead(operation, read, i),
+              );
         if (entry !== undefined) {
           this.#hit(key, i);
           this.#fill(key, entry, i, ticket);
