@@ -179,6 +179,10 @@ export class RedisWriteGatherer {
   #flush(batch: Batch): void {
     if (this.#batch !== batch) return;
     this.#batch = undefined;
+    if (batch.writes.length === 1 && !this.#client.isCluster && !this.#scriptRefused) {
+      this.#sendLone(batch);
+      return;
+    }
     const announced = new Map([...batch.announced].map(([announcer, { keys }]) => [announcer, keys]));
     void this.#sendAll(batch.writes, announced, true).then((failure) => {
       for (const { done } of batch.announced.values()) {
@@ -186,6 +190,49 @@ export class RedisWriteGatherer {
         else done.reject(failure);
       }
     });
+  }
+
+  /**
+   * The common case of a standalone server, one write in the tick (a sequential caller): straight to one command,
+   * without the routing and bookkeeping a batch needs.
+   */
+  #sendLone(batch: Batch): void {
+    const write = batch.writes[0]!;
+    const client = this.#client as Redis;
+    if (batch.announced.size === 0) {
+      this.#sendPlain(client, write).then(write.resolve, write.reject);
+      return;
+    }
+    const messages: string[] = [];
+    for (const [announcer] of batch.announced)
+      messages.push(announcer.channel, announcer.message([write.key], undefined));
+    const announced = [...batch.announced.values()];
+    WRITE_ONE.run(client, 1, [write.fullKey, write.op, write.text, write.ttl, ...messages]).then(
+      (reply) => {
+        // The script ran, so the messages went out, whatever the write met.
+        if (reply === 1) write.resolve();
+        else write.reject(new Error(String(reply)));
+        for (const { done } of announced) done.resolve();
+      },
+      (error: unknown) => {
+        if (!isScriptRefused(error)) {
+          write.reject(error);
+          for (const { done } of announced) done.reject(error);
+          return;
+        }
+        // Refused before running: the write and then the same messages go as plain commands, now and from then on.
+        this.#scriptRefused = true;
+        this.#sendOneByOne(client, [write], messages).then(
+          () => {
+            for (const { done } of announced) done.resolve();
+          },
+          (failure: unknown) => {
+            write.reject(failure);
+            for (const { done } of announced) done.reject(failure);
+          },
+        );
+      },
+    );
   }
 
   /**

@@ -302,10 +302,17 @@ describe('RedisPubSubBus', () => {
     await Promise.all([...refused, behindRefused]);
     await until(() => got.messages.length === 2);
     expect(got.messages[1]).toMatchObject({ keys: ['r1', 'r2'] });
-    expect(await cache.getMany(['r1', 'r2'])).toEqual(
+    // A lone write takes its own way: the same fallback.
+    const lone = cache.set('r3', 3);
+    await Promise.all([lone, a.publishBehind(cache, { kind: 'keys', keys: ['r3'] })]);
+    await until(() => got.messages.length === 3);
+    expect(got.messages[2]).toMatchObject({ keys: ['r3'] });
+    expect(got.messages[2]!.seq).toBe(got.messages[1]!.seq + 1);
+    expect(await cache.getMany(['r1', 'r2', 'r3'])).toEqual(
       new Map([
         ['r1', 1],
         ['r2', 2],
+        ['r3', 3],
       ]),
     );
     expect(got.resets).toEqual([]);
