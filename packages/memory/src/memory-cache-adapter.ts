@@ -123,6 +123,8 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReade
   readonly #copies: boolean;
   #ttlWrites = 0;
   #sweepAfter = SWEEP_EVERY_WRITES;
+  /** No entry expires before this (epoch ms): a sweep before it would find nothing, and is skipped. */
+  #earliestExpiry = Number.POSITIVE_INFINITY;
   #closed = false;
 
   /**
@@ -286,6 +288,7 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReade
     if (this.#closed) throw closedError('clear');
     this.#lru.clear();
     this.#lru.set(SENTINEL, SENTINEL_ENTRY);
+    this.#earliestExpiry = Number.POSITIVE_INFINITY;
   }
 
   /** How many entries are held, expired ones not yet swept included. */
@@ -375,6 +378,7 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReade
 
   #write(key: string, text: string, ttlMs: number | undefined): void {
     const expiresAt = ttlMs === undefined ? Number.POSITIVE_INFINITY : this.#now() + ttlMs;
+    if (expiresAt < this.#earliestExpiry) this.#earliestExpiry = expiresAt;
     this.#lru.set(key, { text, expiresAt });
     // The sentinel is evicted like any entry once the cache is full; putting it back evicts one more real entry,
     // which keeps real entries within maxEntries and maxBytes (the LRU itself is one slot and one byte larger).
@@ -389,14 +393,22 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReade
 
   /**
    * Deletes expired entries. It runs after as many TTL writes as there were entries after the last sweep (at
-   * least 1024), so its O(size) cost is amortized O(1) per write and expired entries never accumulate.
+   * least 1024), so its O(size) cost is amortized O(1) per write and expired entries never accumulate; and not at
+   * all while no entry can have expired yet (long TTLs): walking every entry is the costly part.
    */
   #sweep(): void {
     this.#ttlWrites = 0;
+    this.#sweepAfter = Math.max(SWEEP_EVERY_WRITES, this.#lru.size);
     const now = this.#now();
+    if (now <= this.#earliestExpiry) return;
     const expired: string[] = [];
-    for (const [key, entry] of this.#lru.entries()) if (now > entry.expiresAt) expired.push(key);
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const [key, entry] of this.#lru.entries()) {
+      if (now > entry.expiresAt) expired.push(key);
+      else if (entry.expiresAt < earliest) earliest = entry.expiresAt;
+    }
     for (const key of expired) this.#remove(key);
+    this.#earliestExpiry = earliest;
     this.#sweepAfter = Math.max(SWEEP_EVERY_WRITES, this.#lru.size);
   }
 }
