@@ -29,7 +29,7 @@ import { RedisClock } from './redis-clock.js';
 import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
 import { type RawEntry, type ReadResult, RedisEntryReader } from './redis-entry-reader.js';
 import { RedisWriteGatherer } from './redis-write-gatherer.js';
-import { wrapEntry } from './stored-entry.js';
+import { ENVELOPE_PREFIX, wrapEntry } from './stored-entry.js';
 import { corkForTick } from './tick-cork.js';
 
 /** Options of {@link RedisCacheAdapter}: how to connect (see {@link RedisConnectionOptions}) plus these. */
@@ -319,9 +319,12 @@ export class RedisCacheAdapter
 
   /** What is stored for the codec's `text` living `ttlMs` from now: see `valueFormat`. */
   #stored(text: string, ttlMs: number | undefined): string {
-    // Without a measured clock, no expiry can be stamped: the text alone is stored, and read with its PTTL.
-    if (!this.#envelope || !this.#clock.known) return text;
-    return wrapEntry(text, ttlMs === undefined ? undefined : this.#clock.earliest() + ttlMs);
+    const known = this.#clock.known;
+    // Without a measured clock, no expiry can be stamped: the text alone is stored, and read with its PTTL. But a
+    // text that begins like an envelope would then be read as one: it is always wrapped, and with an unknown clock
+    // its expiry says 0, which lets it be read but never copied into a tier above.
+    if ((!this.#envelope || !known) && !text.startsWith(ENVELOPE_PREFIX)) return text;
+    return wrapEntry(text, ttlMs === undefined ? undefined : known ? this.#clock.earliest() + ttlMs : 0);
   }
 
   #toCacheEntry<T>(entry: RawEntry): CacheEntry<T> {

@@ -13,6 +13,10 @@ describeCacheProtocol('RedisCacheAdapter (standalone)', {
   create: ({ namespace }) => new RedisCacheAdapter({ url: redis.url, namespace }),
 });
 
+describeCacheProtocol("RedisCacheAdapter (valueFormat: 'plain')", {
+  create: ({ namespace }) => new RedisCacheAdapter({ url: redis.url, namespace, valueFormat: 'plain' }),
+});
+
 describeCacheProtocol('RedisCacheAdapter (namespace with glob metacharacters)', {
   create: ({ namespace }) => new RedisCacheAdapter({ url: redis.url, namespace: `${namespace}*?[x]\\` }),
 });
@@ -64,6 +68,30 @@ describe('RedisCacheAdapter specifics', () => {
     expect(await cache.get('user:2')).toEqual({ name: 'Ada' });
     await cache.clear();
     await Promise.all([cache.close(), plain.close()]);
+  });
+
+  it('without a clock (TIME refused) stores plain text, and still keeps a value shaped like an envelope intact', async () => {
+    const client = new Redis(redis.url);
+    client.time = (() => Promise.reject(new Error('NOPERM no permissions to run the time command'))) as never;
+    const namespace = uniqueNamespace();
+    const cache = new RedisCacheAdapter({ client, namespace });
+    const lookalike = { $s: 1, exp: 1, v: 'inner' };
+    await cache.set('plain', { a: 1 }, 60);
+    await cache.set('lookalike', lookalike, 60);
+    expect(await raw.get(`${namespace}:plain`)).toBe('{"a":1}');
+    expect(await cache.get('lookalike')).toEqual(lookalike);
+    // Without a clock, TTLs come from PTTL; a reader with one takes the envelope's expiry, 0: nothing above copies it.
+    expect((await cache.getEntry('lookalike'))?.ttlMs).toBeGreaterThan(59_000);
+    expect((await cache.getEntry('plain'))?.ttlMs).toBeGreaterThan(59_000);
+    const clocked = new RedisCacheAdapter({ url: redis.url, namespace });
+    expect(await clocked.getEntry('lookalike')).toEqual({
+      value: lookalike,
+      ttlMs: 0,
+      text: expect.any(String),
+    });
+    await cache.clear();
+    await Promise.all([cache.close(), clocked.close()]);
+    await client.quit();
   });
 
   it('reads the TTL of an enveloped value from its expiry, and of a plain one with PTTL, never beyond Redis', async () => {

@@ -37,7 +37,7 @@ export function codecLaws(): LawGroup {
           }),
       },
       {
-        name: 'strings and objects that look like encoded tags stay what they were',
+        name: 'strings and objects that look like encoded tags or envelopes stay what they were',
         run: (ctx) =>
           ctx.check([keyArb], async (key) => {
             const cache = await ctx.fresh();
@@ -48,6 +48,10 @@ export function codecLaws(): LawGroup {
               { $t: 'Object', v: [['a', 1]] },
               { v: 1, $strata: 1 },
               ['$t', 'Date'],
+              // The Redis adapter's envelope (docs/codec.md): a value shaped like one is still that value.
+              { $s: 1, exp: 1, v: 'inner' },
+              { $s: 1, exp: null, v: { $t: 'Date', v: '2020-01-01T00:00:00.000Z' } },
+              '{"$s":1,"exp":1,"v":"inner"}',
             ];
             for (const value of lookalikes) {
               await cache.set(key, value);
