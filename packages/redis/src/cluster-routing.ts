@@ -38,12 +38,7 @@ export interface MasterBatch {
  * misroutes a pipeline). Slots the table does not know yet form batches without a node.
  */
 export function groupByMaster(cluster: Cluster, groups: readonly SlotGroup[]): MasterBatch[] {
-  if (groups.length === 1) {
-    const owner = cluster.slots[groups[0]!.slot]?.[0];
-    return [
-      { node: owner === undefined ? undefined : masterConnection(cluster, owner), groups: [...groups] },
-    ];
-  }
+  if (groups.length === 1) return [{ node: masterOfSlot(cluster, groups[0]!.slot), groups: [...groups] }];
   const byNode = new Map<string, MasterBatch>();
   for (const group of groups) {
     const owner = cluster.slots[group.slot]?.[0];
@@ -57,6 +52,12 @@ export function groupByMaster(cluster: Cluster, groups: readonly SlotGroup[]): M
     else batch.groups.push(group);
   }
   return [...byNode.values()];
+}
+
+/** The connection of the master serving `slot` per the client's slot table; `undefined` when none is known. */
+export function masterOfSlot(cluster: Cluster, slot: number): Redis | undefined {
+  const owner = cluster.slots[slot]?.[0];
+  return owner === undefined ? undefined : masterConnection(cluster, owner);
 }
 
 /** Per Cluster client: its masters' connections by `host:port`, as last listed. */

@@ -150,7 +150,7 @@ export class RedisCacheAdapter
     if (ownsClient) client.on('error', (error: Error) => this.emit('error', error));
   }
 
-  /** Reads `key`: one MGET, shared with the other reads of this tick (see `RedisEntryReader`). */
+  /** Reads `key`: one GET, or one MGET shared with the other reads of this tick (see `RedisEntryReader`). */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     assertKey(key);
     this.#open('get');
@@ -191,7 +191,10 @@ export class RedisCacheAdapter
     return found;
   }
 
-  /** Stores `value` for `ttl` seconds (one SET, with PX when there is a TTL). */
+  /**
+   * Stores `value` for `ttl` seconds: one SET (with PX when there is a TTL), or one command per master shared with
+   * the other writes of this tick.
+   */
   async set(key: string, value: unknown, ttl?: number | null): Promise<void> {
     assertKey(key);
     const ttlMs = ttlToMs(ttl);
@@ -209,7 +212,7 @@ export class RedisCacheAdapter
     await this.#setText(key, text, ttlMs);
   }
 
-  /** Removes `key` (one UNLINK, shared with the other writes of this tick on a standalone server). */
+  /** Removes `key` (one UNLINK, or one command per master shared with the other writes of this tick). */
   async delete(key: string): Promise<void> {
     assertKey(key);
     this.#open('delete');

@@ -253,7 +253,7 @@ function flatten(batch: MasterBatch): { keys: readonly string[]; positions: read
  * The stored texts of a batch's keys, in batch order: one MGET on a standalone server; on a Cluster one MGET per
  * hash slot (a multi-key command must stay within a slot), pipelined on the master's own connection.
  */
-export async function mgetBatch(node: Redis, batch: MasterBatch): Promise<Array<string | null>> {
+async function mgetBatch(node: Redis, batch: MasterBatch): Promise<Array<string | null>> {
   if (batch.groups.length === 1) return node.mget(batch.groups[0]!.keys);
   const pipeline = node.pipeline();
   for (const group of batch.groups) pipeline.mget(group.keys);

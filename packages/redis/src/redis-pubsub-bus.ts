@@ -17,7 +17,7 @@ import {
 } from '@strata-cache/core';
 import type { Cluster, Redis } from 'ioredis';
 import { CallGuard } from './call-guard.js';
-import { refreshSlots } from './cluster-routing.js';
+import { masterOfSlot, refreshSlots } from './cluster-routing.js';
 import { type Deferred, deferred } from './deferred.js';
 import { keySlot } from './key-slot.js';
 import { RedisCacheAdapter } from './redis-cache-adapter.js';
@@ -222,13 +222,11 @@ export class RedisPubSubBus implements OrderedBus {
     const cluster = client as Cluster;
     if (cluster.status !== 'ready') await new Promise((resolve) => cluster.once('ready', resolve));
     const slot = keySlot(this.channel);
-    const find = () =>
-      cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === cluster.slots[slot]?.[0]);
     // Right after 'ready' the node list may still be filling in: reload the table once before giving up.
-    let node = find();
+    let node = masterOfSlot(cluster, slot);
     if (node === undefined) {
       await refreshSlots(cluster);
-      node = find();
+      node = masterOfSlot(cluster, slot);
     }
     return node === undefined ? undefined : serverRunId(node, true);
   }
@@ -328,8 +326,7 @@ export class RedisPubSubBus implements OrderedBus {
     if (paired !== undefined && paired.status === 'ready') return paired;
     if (!this.#publisher.isCluster) return this.#publisher;
     const cluster = this.#publisher as Cluster;
-    const owner = cluster.slots[keySlot(this.channel)]?.[0];
-    const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+    const node = masterOfSlot(cluster, keySlot(this.channel));
     // Pool connections start lazily ('wait') and queue while connecting: only a lost one means a stale table.
     if (node !== undefined && !LOST_STATUSES.has(node.status)) return node;
     // After a failover the table still names the dead master, and PUBLISH (keyless) never gets the MOVED reply
