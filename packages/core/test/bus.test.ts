@@ -14,6 +14,7 @@ describe('bus wire format', () => {
       { v: 1, origin: 'a', seq: 1, kind: 'keys', keys: ['x', 'é*'] },
       { v: 1, origin: 'a', seq: 2, kind: 'pattern', pattern: 'user:*' },
       { v: 1, origin: 'a', seq: 3, kind: 'clear' },
+      { v: 1, origin: 'a', seq: 1, stream: '10.0.0.1:6379', kind: 'keys', keys: ['x'] },
     ];
     for (const m of messages) expect(decodeBusMessage(encodeBusMessage(m))).toEqual(m);
   });
@@ -27,6 +28,9 @@ describe('bus wire format', () => {
     ['a bad seq', '{"v":1,"origin":"a","seq":0,"kind":"clear"}'],
     ['an unknown kind', '{"v":1,"origin":"a","seq":1,"kind":"nuke"}'],
     ['keys that are not strings', '{"v":1,"origin":"a","seq":1,"kind":"keys","keys":[1]}'],
+    ['an empty stream', '{"v":1,"origin":"a","seq":1,"stream":"","kind":"clear"}'],
+    ['a stream that is not a string', '{"v":1,"origin":"a","seq":1,"stream":7,"kind":"clear"}'],
+    ['an oversized stream', `{"v":1,"origin":"a","seq":1,"stream":"${'s'.repeat(257)}","kind":"clear"}`],
     [
       'an oversized message',
       `{"v":1,"origin":"a","seq":1,"kind":"keys","keys":["${'x'.repeat(1024 * 1024)}"]}`,
@@ -45,6 +49,20 @@ describe('SequenceTracker', () => {
     expect(tracker.accept({ origin: 'a', seq: 8 })).toBe(false);
     expect(tracker.accept({ origin: 'a', seq: 9 })).toBe(true);
   });
+  it('numbers each stream of an origin on its own, and never confuses two (origin, stream) pairs', () => {
+    const tracker = new SequenceTracker();
+    expect(tracker.accept({ origin: 'a', seq: 1 })).toBe(true);
+    expect(tracker.accept({ origin: 'a', stream: 'n1', seq: 1 })).toBe(true);
+    expect(tracker.accept({ origin: 'a', stream: 'n2', seq: 1 })).toBe(true);
+    expect(tracker.accept({ origin: 'a', stream: 'n1', seq: 2 })).toBe(true);
+    expect(tracker.accept({ origin: 'a', seq: 2 })).toBe(true);
+    expect(tracker.accept({ origin: 'a', stream: 'n2', seq: 3 })).toBe(false);
+    // 'ab' + stream 'c' and 'a' + stream 'bc' are different senders' streams.
+    expect(tracker.accept({ origin: 'ab', stream: 'c', seq: 4 })).toBe(true);
+    expect(tracker.accept({ origin: 'a', stream: 'bc', seq: 1 })).toBe(true);
+    expect(tracker.accept({ origin: 'ab', stream: 'c', seq: 5 })).toBe(true);
+  });
+
   it('forgets the oldest origin past its bound', () => {
     const tracker = new SequenceTracker(2);
     tracker.accept({ origin: 'a', seq: 1 });
