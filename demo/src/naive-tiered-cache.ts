@@ -23,6 +23,7 @@ export class NaiveTieredCache {
         if (message.kind === 'keys') for (const key of message.keys) void this.#l1.delete(key);
         onInvalidation();
       },
+      suspend: () => {},
       reset: () => void this.#l1.clear(),
       error: () => {},
     });

@@ -1,4 +1,5 @@
 import { CacheError } from './errors.js';
+import { escapeGlob } from './glob.js';
 
 /** The version of the bus wire format; it is part of the channel name, so a rolling upgrade never mis-parses. */
 export const BUS_WIRE_VERSION = 1;
@@ -40,30 +41,62 @@ export type BusMessage = Invalidation & {
 /** The longest `stream` name a message may carry. */
 const MAX_STREAM_LENGTH = 256;
 
-/** Why a bus tells its listeners that messages may have been missed. */
-export type BusResetReason = 'reconnect' | 'gap' | 'heartbeat' | 'subscribe';
+/**
+ * Why a bus tells its listeners that messages may have been missed: its subscription came back after a loss
+ * (`reconnect`, `heartbeat`), a sender's sequence skipped a number (`gap`), or a message on its channel could not
+ * be read (`malformed`: it may have been an invalidation).
+ */
+export type BusResetReason = 'reconnect' | 'gap' | 'heartbeat' | 'subscribe' | 'malformed';
+
+/**
+ * Why a bus's subscription stopped being live: its connection was lost (`disconnect`), or its own heartbeat did not
+ * come back in time (`heartbeat`: a half-open connection looks alive).
+ */
+export type BusSuspendReason = 'disconnect' | 'heartbeat';
 
 /** Receives what a bus delivers. */
 export interface BusListener {
   /** Another endpoint's invalidation. */
   invalidate(message: BusMessage): void;
-  /** Messages may have been missed: whatever was derived from them (an L1) must be dropped before it is served. */
+  /**
+   * The subscription is not live: from now on messages may be missed, until {@link BusListener.reset} says it is
+   * live again. Nothing derived from messages (an L1) may be trusted meanwhile.
+   */
+  suspend(reason: BusSuspendReason): void;
+  /**
+   * Messages may have been missed, and the subscription is live (again): whatever was derived from them (an L1) must
+   * be dropped before it is served.
+   */
   reset(reason: BusResetReason): void;
   /** A malformed message was dropped, or the transport failed; informational. */
   error(error: Error): void;
 }
 
+/** Options of {@link InvalidationBus.subscribe}. */
+export interface BusSubscribeOptions {
+  /**
+   * Aborting it while the subscription is still being set up unregisters the listener at once, and the returned
+   * promise rejects (a cache closed before it was ready leaves nothing behind on its bus).
+   */
+  readonly signal?: AbortSignal;
+}
+
 /**
  * Carries invalidations between cache instances (processes). Delivery is at most once; a bus that may have lost
- * messages says so with `reset`.
+ * messages says so with `reset`, and one whose subscription is not live says so with `suspend`. A bus serves one
+ * listener (one cache) at a time: Strata's buses refuse a second one, since a cache never hears the messages of
+ * another cache publishing through the same bus.
  */
 export interface InvalidationBus {
-  /** This endpoint's origin id (unique per instance). */
+  /** This endpoint's origin id, unique per instance: messages carrying it are its own. */
   readonly id: string;
   /** Broadcasts `invalidation` to every other endpoint; resolves once the transport accepted it. */
   publish(invalidation: Invalidation): Promise<void>;
-  /** Registers `listener`; resolves once deliveries to it have started, to a function that unregisters it. */
-  subscribe(listener: BusListener): Promise<() => void>;
+  /**
+   * Registers `listener`; resolves, to a function that unregisters it, once the subscription is live (deliveries
+   * to it have started).
+   */
+  subscribe(listener: BusListener, options?: BusSubscribeOptions): Promise<() => void>;
   /** Stops delivering and releases what the bus opened. */
   close(): Promise<void>;
 }
@@ -94,18 +127,64 @@ export function isOrderedBus(bus: InvalidationBus): bus is OrderedBus {
   return typeof candidate.pairWith === 'function' && typeof candidate.publishBehind === 'function';
 }
 
+/** How many characters of a too-long key the pattern that replaces it keeps (see {@link invalidationsOfKeys}). */
+const LONG_KEY_PREFIX_CHARS = 256;
+
+/**
+ * The invalidations that announce `keys` in messages of bounded size, for a bus whose messages have a size limit:
+ * the keys in order, split into lists whose JSON forms (escapes included) take at most `maxKeyChars` characters
+ * together; a key longer than that on its own becomes a pattern matching every key that begins as it does (a
+ * broader invalidation, never a dropped one).
+ */
+export function invalidationsOfKeys(keys: readonly string[], maxKeyChars: number): Invalidation[] {
+  const out: Invalidation[] = [];
+  let chunk: string[] = [];
+  let chars = 0;
+  for (const key of keys) {
+    // The key as JSON, plus its comma: what it adds to the message.
+    const cost = JSON.stringify(key).length + 1;
+    if (cost > maxKeyChars) {
+      out.push({ kind: 'pattern', pattern: `${escapeGlob(wholePrefix(key, LONG_KEY_PREFIX_CHARS))}*` });
+      continue;
+    }
+    if (chars + cost > maxKeyChars) {
+      out.push({ kind: 'keys', keys: chunk });
+      chunk = [];
+      chars = 0;
+    }
+    chunk.push(key);
+    chars += cost;
+  }
+  if (chunk.length > 0) out.push({ kind: 'keys', keys: chunk });
+  return out;
+}
+
+/** The first `length` UTF-16 units of `text`, one fewer if that would split a surrogate pair. */
+function wholePrefix(text: string, length: number): string {
+  const code = text.charCodeAt(length - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? length - 1 : length);
+}
+
+/** The error a bus that already serves a listener gives a second one. */
+export function busInUseError(bus: string): TypeError {
+  return new TypeError(
+    `This ${bus} already serves a cache: give each cache a bus of its own (a cache never hears messages published ` +
+      'through its own bus, so two caches sharing one would never hear each other)',
+  );
+}
+
 /** Serializes a bus message to its wire form (JSON). */
 export function encodeBusMessage(message: BusMessage): string {
   return JSON.stringify(message);
 }
 
-/** A bus message that could not be parsed; it is dropped and reported as an `error`. */
+/** A bus message that could not be parsed; it is dropped, reported as an `error`, and its receiver resets. */
 export class MalformedBusMessageError extends CacheError {
   /** The class name, kept literal so it survives minifying. */
   override name = 'MalformedBusMessageError';
 
   constructor(reason: string, options?: { cause?: unknown }) {
-    super(`Malformed bus message dropped: ${reason}`, 'CACHE_ERROR', options);
+    super(`Malformed bus message dropped: ${reason}`, 'CACHE_MALFORMED_MESSAGE', options);
   }
 }
 

@@ -12,7 +12,8 @@ export type CacheErrorCode =
   | 'CACHE_SERIALIZATION'
   | 'CACHE_UNAVAILABLE'
   | 'CACHE_CLOSED'
-  | 'CACHE_UNSUPPORTED';
+  | 'CACHE_UNSUPPORTED'
+  | 'CACHE_MALFORMED_MESSAGE';
 
 /** Options shared by every {@link CacheError} constructor. */
 export interface CacheErrorOptions {

@@ -3,10 +3,14 @@ export {
   type BusListener,
   type BusMessage,
   type BusResetReason,
+  type BusSubscribeOptions,
+  type BusSuspendReason,
+  busInUseError,
   decodeBusMessage,
   encodeBusMessage,
   type Invalidation,
   type InvalidationBus,
+  invalidationsOfKeys,
   isOrderedBus,
   MAX_BUS_MESSAGE_LENGTH,
   MalformedBusMessageError,
@@ -37,7 +41,13 @@ export {
   resolveNamespace,
   toItemEntries,
 } from './keys.js';
-export { LocalBus, LocalBusChannel, type LocalBusChannelOptions, type LocalBusOptions } from './local-bus.js';
+export {
+  LocalBus,
+  LocalBusChannel,
+  type LocalBusChannelOptions,
+  type LocalBusDisconnectOptions,
+  type LocalBusOptions,
+} from './local-bus.js';
 export { assertOptionNames, positiveIntegerOption } from './options.js';
 export {
   type BoundedCalls,

@@ -3,6 +3,8 @@ import {
   BUS_WIRE_VERSION,
   type BusListener,
   type BusMessage,
+  type BusSubscribeOptions,
+  busInUseError,
   type Invalidation,
   type InvalidationBus,
 } from './bus.js';
@@ -36,10 +38,10 @@ export class LocalBusChannel {
     this.#endpoints.delete(bus);
   }
 
-  /** @internal Delivers `message` to every endpoint but its sender. */
-  broadcast(message: BusMessage): void {
+  /** @internal Delivers `message` to every endpoint but its sender (by identity: two endpoints may share an id). */
+  broadcast(sender: LocalBus, message: BusMessage): void {
     for (const endpoint of this.#endpoints) {
-      if (endpoint.id !== message.origin) this.#schedule(() => endpoint.deliver(message));
+      if (endpoint !== sender) this.#schedule(() => endpoint.deliver(message));
     }
   }
 }
@@ -52,14 +54,25 @@ export interface LocalBusOptions {
   id?: string;
 }
 
+/** Options of {@link LocalBus.disconnect}. */
+export interface LocalBusDisconnectOptions {
+  /**
+   * Simulate a loss nobody notices (a half-open connection): the listener is not told that the subscription is
+   * suspended, only, on `reconnect`, that messages were missed.
+   * @default false (the listener is suspended at once, as a bus noticing a closed connection would do)
+   */
+  silent?: boolean;
+}
+
 /**
  * An in-process {@link InvalidationBus}, for tests and single-process use. It never loses a message unless a test
  * disconnects it ({@link LocalBus.disconnect}), and then it reports a `reset` when reconnected, as a network bus would.
+ * Like every Strata bus it serves one listener (one cache) at a time.
  */
 export class LocalBus implements InvalidationBus {
   readonly id: string;
   readonly #channel: LocalBusChannel;
-  readonly #listeners = new Set<BusListener>();
+  #listener: BusListener | undefined;
   #seq = 0;
   #connected = true;
   #closed = false;
@@ -76,42 +89,55 @@ export class LocalBus implements InvalidationBus {
     this.#seq += 1;
     // Dropped while disconnected, as pub/sub drops it; the receivers learn of it through their gap detection.
     if (!this.#connected) return;
-    this.#channel.broadcast({ ...invalidation, v: BUS_WIRE_VERSION, origin: this.id, seq: this.#seq });
+    this.#channel.broadcast(this, { ...invalidation, v: BUS_WIRE_VERSION, origin: this.id, seq: this.#seq });
   }
 
-  /** Registers `listener`. */
-  async subscribe(listener: BusListener): Promise<() => void> {
+  /**
+   * Registers `listener` (live at once).
+   * @throws {TypeError} when another listener is registered: each cache needs a bus of its own.
+   */
+  async subscribe(listener: BusListener, options: BusSubscribeOptions = {}): Promise<() => void> {
     if (this.#closed) throw closedError('subscribe');
-    this.#listeners.add(listener);
+    options.signal?.throwIfAborted();
+    if (this.#listener !== undefined) throw busInUseError('LocalBus');
+    this.#listener = listener;
+    if (!this.#connected) listener.suspend('disconnect');
     return () => {
-      this.#listeners.delete(listener);
+      if (this.#listener === listener) this.#listener = undefined;
     };
   }
 
   /** Simulates a lost connection: messages sent and received meanwhile are dropped. */
-  disconnect(): void {
+  disconnect(options: LocalBusDisconnectOptions = {}): void {
+    if (!this.#connected) return;
     this.#connected = false;
     this.#channel.leave(this);
+    if (options.silent !== true) this.#listener?.suspend('disconnect');
   }
 
-  /** Ends a simulated disconnection: listeners are told to `reset`, since they may have missed messages. */
+  /** Ends a simulated disconnection: the listener is told to `reset`, since it may have missed messages. */
   reconnect(): void {
     if (this.#closed || this.#connected) return;
     this.#connected = true;
     this.#channel.join(this);
-    for (const listener of this.#listeners) listener.reset('reconnect');
+    this.#listener?.reset('reconnect');
   }
 
   /** @internal Called by the channel. */
   deliver(message: BusMessage): void {
     if (!this.#connected || this.#closed) return;
-    for (const listener of this.#listeners) listener.invalidate(message);
+    this.#listener?.invalidate(message);
   }
 
   /** Leaves the channel. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#listeners.clear();
+    this.#listener = undefined;
     this.#channel.leave(this);
+  }
+
+  /** Same as {@link LocalBus.close}, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 }

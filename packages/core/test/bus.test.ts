@@ -82,7 +82,12 @@ describe('LocalBus', () => {
       ['a', a],
       ['b', b],
     ] as const) {
-      await bus.subscribe({ invalidate: (m) => got[name]!.push(m), reset: () => {}, error: () => {} });
+      await bus.subscribe({
+        invalidate: (m) => got[name]!.push(m),
+        suspend: () => {},
+        reset: () => {},
+        error: () => {},
+      });
     }
     await a.publish({ kind: 'keys', keys: ['k'] });
     await new Promise((r) => setTimeout(r, 0));
@@ -97,6 +102,7 @@ describe('LocalBus', () => {
     const events: string[] = [];
     await b.subscribe({
       invalidate: (m) => events.push(`msg ${m.seq}`),
+      suspend: (r) => events.push(`suspend ${r}`),
       reset: (r) => events.push(`reset ${r}`),
       error: () => {},
     });
@@ -106,7 +112,7 @@ describe('LocalBus', () => {
     b.reconnect();
     await a.publish({ kind: 'clear' });
     await new Promise((r) => setTimeout(r, 0));
-    expect(events).toEqual(['reset reconnect', 'msg 2']);
+    expect(events).toEqual(['suspend disconnect', 'reset reconnect', 'msg 2']);
   });
 
   it('lets a scheduler choose the order of deliveries', async () => {
@@ -115,7 +121,12 @@ describe('LocalBus', () => {
     const a = new LocalBus({ channel });
     const b = new LocalBus({ channel });
     const seqs: number[] = [];
-    await b.subscribe({ invalidate: (m) => seqs.push(m.seq), reset: () => {}, error: () => {} });
+    await b.subscribe({
+      invalidate: (m) => seqs.push(m.seq),
+      suspend: () => {},
+      reset: () => {},
+      error: () => {},
+    });
     await a.publish({ kind: 'clear' });
     await a.publish({ kind: 'clear' });
     for (const deliver of pending.reverse()) deliver();

@@ -61,7 +61,8 @@ export interface MemoryCacheAdapterOptions {
   frozen?: boolean;
   /**
    * The clock, in epoch milliseconds; tests inject one to control expiry.
-   * @default Date.now
+   * @default a monotonic clock (`performance.timeOrigin + performance.now()`, whole ms): a step of the system
+   * clock neither keeps an entry longer nor expires it early
    */
   now?: () => number;
 }
@@ -72,7 +73,7 @@ const DEFAULTS = {
   namespace: undefined,
   codec: defaultCodec,
   frozen: false,
-  now: Date.now,
+  now: monotonicNow,
 } as const satisfies Required<{ [K in keyof MemoryCacheAdapterOptions]: unknown }>;
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(DEFAULTS));
@@ -425,6 +426,11 @@ function freezeDeep(value: unknown): boolean {
   }
   Object.freeze(value);
   return true;
+}
+
+/** Epoch milliseconds from the monotonic clock: the wall clock's value at start, advanced by elapsed time only. */
+function monotonicNow(): number {
+  return Math.floor(performance.timeOrigin + performance.now());
 }
 
 function entrySize(key: string, entry: Entry): number {

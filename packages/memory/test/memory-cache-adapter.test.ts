@@ -1,6 +1,6 @@
 import { CacheValidationError, SerializationError } from '@strata-cache/core';
 import { describeCacheProtocol, ManualClock } from '@strata-cache/core/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemoryCacheAdapter } from '../src/index.js';
 
 describeCacheProtocol('MemoryCacheAdapter', {
@@ -138,6 +138,30 @@ describe('MemoryCacheAdapter with frozen values', () => {
 });
 
 describe('MemoryCacheAdapter specifics', () => {
+  it('expires by a monotonic clock by default: a step of the wall clock changes no expiry', async () => {
+    // The wall clock as the adapter module, loaded afresh, sees it: the system clock steps back an hour, then
+    // forward a day; neither keeps an entry nor expires one early.
+    const wall = Date.now.bind(Date);
+    let stepMs = 0;
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => wall() + stepMs);
+    try {
+      vi.resetModules();
+      const { MemoryCacheAdapter: Fresh } = await import('../src/index.js');
+      const cache = new Fresh();
+      await cache.set('short', 1, 0.1);
+      await cache.set('long', 2, 3_600);
+      stepMs = -3_600_000;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(await cache.get('short')).toBeUndefined();
+      stepMs = 86_400_000;
+      expect(await cache.get('long')).toBe(2);
+      expect(await cache.ttl('long')).toBe(3_600);
+    } finally {
+      stepped.mockRestore();
+      vi.resetModules();
+    }
+  });
+
   it('works with no options', async () => {
     const cache = new MemoryCacheAdapter();
     await cache.set('user:1', { name: 'Ada' }, 60);

@@ -15,3 +15,4 @@ export {
 } from './redis-cluster.js';
 export { type RedisSentinelHandle, type RedisSentinelOptions, startRedisSentinel } from './redis-sentinel.js';
 export { type RedisServerHandle, type RedisServerOptions, startRedisServer } from './redis-server.js';
+export { startTcpProxy, type TcpProxyHandle } from './tcp-proxy.js';

@@ -5,15 +5,21 @@ import {
   type BusListener,
   type BusMessage,
   type BusResetReason,
+  type BusSubscribeOptions,
+  type BusSuspendReason,
+  busInUseError,
+  CacheError,
   closedError,
   DeadlineSweeper,
   decodeBusMessage,
   encodeBusMessage,
   type Invalidation,
+  invalidationsOfKeys,
   type OrderedBus,
   positiveIntegerOption,
   resolveNamespace,
   SequenceTracker,
+  toUnavailableError,
 } from '@strata-cache/core';
 import type { Cluster, Redis } from 'ioredis';
 import { CallGuard } from './call-guard.js';
@@ -28,7 +34,11 @@ import { type Announcer, announceBehind } from './redis-write-gatherer.js';
 export interface RedisPubSubBusOptions extends RedisConnectionOptions {
   /** Instances with the same namespace hear each other; use the caches' namespace. @default 'strata' */
   namespace?: string;
-  /** This instance's origin id. @default a random UUID */
+  /**
+   * A name for this instance: its messages' origin is this name followed by `/` and a random suffix, so two
+   * instances given the same name still hear each other.
+   * @default a random UUID (no suffix)
+   */
   id?: string;
   /** How often this instance sends itself a heartbeat through Redis, in ms. @default 1000 */
   heartbeatMs?: number;
@@ -62,10 +72,11 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
 const LOST_STATUSES: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
 
 /**
- * Keys published in one tick travel as one message; past this many characters of keys, a batch is sent at once
- * (a key's JSON form is at most 6 times its length, so a message stays well under `MAX_BUS_MESSAGE_LENGTH`).
+ * The most characters of keys (as JSON) one message carries: keys published in one tick travel together, split into
+ * messages of at most this much, far below what receivers accept (`MAX_BUS_MESSAGE_LENGTH`); a single key longer
+ * than this travels as a pattern matching its beginning (see `invalidationsOfKeys`).
  */
-const BATCH_KEY_CHARS = 64 * 1024;
+const MESSAGE_KEY_CHARS = 64 * 1024;
 
 /** Keys waiting to be published together, and the promise every publisher of them waits on. */
 interface Batch {
@@ -104,14 +115,15 @@ export class RedisPubSubBus implements OrderedBus {
   readonly #publisher: Redis | Cluster;
   readonly #ownsPublisher: boolean;
   readonly #subscriber: Redis | Cluster;
-  readonly #listeners = new Set<BusListener>();
+  #listener: BusListener | undefined;
   readonly #tracker = new SequenceTracker();
   readonly #deadlines: DeadlineSweeper;
   /** Bounds each publish, and holds one issued while the publisher (re)connects until it is ready. */
   readonly #guard: CallGuard;
   readonly #heartbeatTimeoutMs: number;
   readonly #heartbeat: ReturnType<typeof setInterval>;
-  readonly #live: Promise<void>;
+  /** The listener's `subscribe` call, while it waits for the subscription to be live. */
+  #waiting: Deferred<void> | undefined;
   /** How every message this bus publishes begins (see `#send`). */
   readonly #ownPrefix: string;
   /** The last sequence number sent, per stream ('' for the main one). */
@@ -126,8 +138,10 @@ export class RedisPubSubBus implements OrderedBus {
   #paired: { readonly cache: RedisCacheAdapter; readonly client: Redis | undefined } | undefined;
   #slotsRefreshedAt = Number.NEGATIVE_INFINITY;
   #lastOwnMessageAt = performance.now();
-  #presumedDead = false;
-  #readyOnce = false;
+  /** Subscribed on a connection not presumed dead: messages are being heard. */
+  #live = false;
+  /** How the subscription was last lost, if it was: the reason its listener is told when it is live again. */
+  #lostBy: BusResetReason | undefined;
   #closed = false;
 
   /**
@@ -140,11 +154,15 @@ export class RedisPubSubBus implements OrderedBus {
     this.channel = busChannel(resolveNamespace(merged.namespace));
     this.#announcer = {
       channel: this.channel,
-      message: (keys, stream) => this.#encode({ kind: 'keys', keys }, stream),
+      messages: (keys, stream) =>
+        invalidationsOfKeys(keys, MESSAGE_KEY_CHARS).map((invalidation) =>
+          this.#encode(invalidation, stream),
+        ),
     };
-    this.id = merged.id ?? randomUUID();
-    if (typeof this.id !== 'string' || this.id.length === 0)
+    if (merged.id !== undefined && (typeof merged.id !== 'string' || merged.id.length === 0))
       throw new TypeError('id must be a non-empty string');
+    // A name given twice (two processes started alike) must not make them take each other's messages for their own.
+    this.id = merged.id === undefined ? randomUUID() : `${merged.id}/${randomUUID().slice(0, 8)}`;
     this.#ownPrefix = `{"v":${BUS_WIRE_VERSION},"origin":${JSON.stringify(this.id)},`;
     const heartbeatMs = positiveIntegerOption('heartbeatMs', merged.heartbeatMs);
     this.#heartbeatTimeoutMs = positiveIntegerOption('heartbeatTimeoutMs', merged.heartbeatTimeoutMs);
@@ -173,11 +191,11 @@ export class RedisPubSubBus implements OrderedBus {
     this.#subscriber.on('message', (channel: string, text: string) => {
       if (channel === this.channel) this.#receive(text);
     });
-    this.#live = new Promise<void>((resolve) => {
-      this.#subscriber.on('ready', () => {
-        void this.#subscribe().then(resolve, (error: unknown) => this.#broadcastError(error));
-      });
+    this.#subscriber.on('ready', () => {
+      void this.#subscribe().catch((error: unknown) => this.#broadcastError(error));
     });
+    // Messages sent from now until it is subscribed again are gone.
+    this.#subscriber.on('close', () => this.#lost('disconnect'));
     this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
     this.#heartbeat.unref();
   }
@@ -244,14 +262,37 @@ export class RedisPubSubBus implements OrderedBus {
     return announceBehind(cache, invalidation.keys, this.#announcer);
   }
 
-  /** Registers `listener`; resolves once the subscription is live (waiting for Redis if it is down). */
-  async subscribe(listener: BusListener): Promise<() => void> {
+  /**
+   * Registers `listener`; resolves once the subscription is live (waiting for Redis if it is down), unless
+   * `signal` aborts first, which unregisters it.
+   * @throws {TypeError} when another listener is registered: each cache needs a bus of its own.
+   */
+  async subscribe(listener: BusListener, options: BusSubscribeOptions = {}): Promise<() => void> {
     if (this.#closed) throw closedError('subscribe');
-    this.#listeners.add(listener);
-    await this.#live;
-    return () => {
-      this.#listeners.delete(listener);
+    const { signal } = options;
+    signal?.throwIfAborted();
+    if (this.#listener !== undefined) throw busInUseError('RedisPubSubBus');
+    this.#listener = listener;
+    const unsubscribe = (): void => {
+      if (this.#listener === listener) this.#listener = undefined;
     };
+    if (!this.#live) {
+      // A waiter of its own, dropped on abort: nothing long-lived may keep a reference to a caller that gave up.
+      const waiting = deferred<void>();
+      this.#waiting = waiting;
+      const abort = (): void => waiting.reject(signal?.reason);
+      signal?.addEventListener('abort', abort, { once: true });
+      try {
+        await waiting.promise;
+      } catch (error) {
+        unsubscribe();
+        throw error;
+      } finally {
+        signal?.removeEventListener('abort', abort);
+        if (this.#waiting === waiting) this.#waiting = undefined;
+      }
+    }
+    return unsubscribe;
   }
 
   /** Stops heartbeats, closes the subscriber, and the publisher if this bus created it. */
@@ -259,12 +300,18 @@ export class RedisPubSubBus implements OrderedBus {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
-    this.#listeners.clear();
+    this.#listener = undefined;
+    this.#waiting?.reject(closedError('subscribe'));
     this.#batch?.sent.reject(closedError('publish'));
     this.#batch = undefined;
     this.#deadlines.abort((operation) => closedError(operation));
     this.#guard.abort((operation) => closedError(operation));
     await Promise.all([this.#subscriber, ...(this.#ownsPublisher ? [this.#publisher] : [])].map(closeClient));
+  }
+
+  /** Same as {@link RedisPubSubBus.close}, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /** Adds `keys` to this tick's batch; resolves when the batch is published. */
@@ -281,16 +328,20 @@ export class RedisPubSubBus implements OrderedBus {
       batch.chars += key.length + 1;
     }
     const { promise } = batch.sent;
-    if (batch.chars >= BATCH_KEY_CHARS) this.#flush();
+    if (batch.chars >= MESSAGE_KEY_CHARS) this.#flush();
     return promise;
   }
 
-  /** Sends the pending batch, if any, now. */
+  /** Sends the pending batch, if any, now: as many messages as its keys need. */
   #flush(): void {
     const batch = this.#batch;
     if (batch === undefined) return;
     this.#batch = undefined;
-    this.#send({ kind: 'keys', keys: [...batch.keys] }).then(batch.sent.resolve, batch.sent.reject);
+    const messages = invalidationsOfKeys([...batch.keys], MESSAGE_KEY_CHARS);
+    Promise.all(messages.map((invalidation) => this.#send(invalidation))).then(
+      () => batch.sent.resolve(),
+      batch.sent.reject,
+    );
   }
 
   async #send(invalidation: Invalidation): Promise<void> {
@@ -341,12 +392,23 @@ export class RedisPubSubBus implements OrderedBus {
 
   async #subscribe(): Promise<void> {
     await this.#subscriber.subscribe(this.channel);
+    if (this.#closed) return;
     this.#lastOwnMessageAt = performance.now();
-    this.#presumedDead = false;
+    this.#live = true;
     // Messages sent while the subscriber was away are gone: only now, with the subscription live again, can the
-    // listeners safely drop what they derived from the ones they missed.
-    if (this.#readyOnce) this.#reset('reconnect');
-    this.#readyOnce = true;
+    // listener safely drop what it derived from the ones it missed, and trust what it derives from now on.
+    const lostBy = this.#lostBy;
+    this.#lostBy = undefined;
+    if (lostBy !== undefined) this.#reset(lostBy);
+    this.#waiting?.resolve();
+  }
+
+  /** The subscription is lost (or presumed so): the listener is suspended until it is live again. */
+  #lost(reason: BusSuspendReason): void {
+    if (!this.#live || this.#closed) return;
+    this.#live = false;
+    this.#lostBy = reason === 'heartbeat' ? 'heartbeat' : 'reconnect';
+    this.#listener?.suspend(reason);
   }
 
   #receive(text: string): void {
@@ -360,6 +422,8 @@ export class RedisPubSubBus implements OrderedBus {
       message = decodeBusMessage(text);
     } catch (error) {
       this.#broadcastError(error);
+      // What could not be read may have been an invalidation: dropping it silently could leave the listener stale.
+      this.#reset('malformed');
       return;
     }
     if (message.origin === this.id) return;
@@ -367,19 +431,14 @@ export class RedisPubSubBus implements OrderedBus {
     if (!inSequence) this.#reset('gap');
     // Heartbeats are invalidations of no key: they only carry the sender's sequence.
     if (message.kind === 'keys' && message.keys.length === 0) return;
-    for (const listener of this.#listeners) listener.invalidate(message);
+    this.#listener?.invalidate(message);
   }
 
   #beat(): void {
     if (this.#closed) return;
-    if (
-      !this.#presumedDead &&
-      this.#readyOnce &&
-      performance.now() - this.#lastOwnMessageAt > this.#heartbeatTimeoutMs
-    ) {
-      this.#presumedDead = true;
-      this.#reset('heartbeat');
-      // Drop the (possibly half-open) connection; the reconnect re-subscribes and resets again.
+    if (this.#live && performance.now() - this.#lastOwnMessageAt > this.#heartbeatTimeoutMs) {
+      this.#lost('heartbeat');
+      // Drop the (possibly half-open) connection; once subscribed again on a new one, the listener is reset.
       this.#subscriber.disconnect(true);
     }
     this.#send({ kind: 'keys', keys: [] }).catch(() => {});
@@ -387,11 +446,11 @@ export class RedisPubSubBus implements OrderedBus {
 
   #reset(reason: BusResetReason): void {
     this.#tracker.reset();
-    for (const listener of this.#listeners) listener.reset(reason);
+    this.#listener?.reset(reason);
   }
 
+  /** Reports a failure to the listener as Strata's own error (the client's, if any, as its `cause`). */
   #broadcastError(error: unknown): void {
-    const err = error instanceof Error ? error : new Error(String(error));
-    for (const listener of this.#listeners) listener.error(err);
+    this.#listener?.error(error instanceof CacheError ? error : toUnavailableError('bus', error));
   }
 }

@@ -62,11 +62,11 @@ export interface Announcer {
   /** The channel messages go to. */
   readonly channel: string;
   /**
-   * The message invalidating `keys`, numbered in the order messages of `stream` are sent: every message of one
-   * stream leaves from one Redis node, so it reaches every subscriber in that order. `undefined`: the bus's own
-   * stream.
+   * The messages invalidating `keys` (several when one would be too large), numbered in the order messages of
+   * `stream` are sent: every message of one stream leaves from one Redis node, so it reaches every subscriber in
+   * that order. `undefined`: the bus's own stream.
    */
-  message(keys: readonly string[], stream: string | undefined): string;
+  messages(keys: readonly string[], stream: string | undefined): string[];
 }
 
 /** One write waiting to be sent, and its caller. */
@@ -205,7 +205,8 @@ export class RedisWriteGatherer {
     }
     const messages: string[] = [];
     for (const [announcer] of batch.announced)
-      messages.push(announcer.channel, announcer.message([write.key], undefined));
+      for (const message of announcer.messages([write.key], undefined))
+        messages.push(announcer.channel, message);
     const announced = [...batch.announced.values()];
     WRITE_ONE.run(client, 1, [write.fullKey, write.op, write.text, write.ttl, ...messages]).then(
       (reply) => {
@@ -305,7 +306,8 @@ export class RedisWriteGatherer {
     const messages: string[] = [];
     for (const [announcer, keys] of announced) {
       const mine = writes.filter((w) => keys.has(w.key)).map((w) => w.key);
-      if (mine.length > 0) messages.push(announcer.channel, announcer.message(mine, stream));
+      if (mine.length === 0) continue;
+      for (const message of announcer.messages(mine, stream)) messages.push(announcer.channel, message);
     }
     if (writes.length === 1 && messages.length === 0) {
       await this.#sendPlain(node, writes[0]!);

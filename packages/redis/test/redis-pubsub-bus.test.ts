@@ -1,4 +1,4 @@
-import type { BusListener, BusMessage, BusResetReason } from '@strata-cache/core';
+import type { BusListener, BusMessage, BusResetReason, BusSuspendReason } from '@strata-cache/core';
 import { uniqueNamespace } from '@strata-cache/core/testing';
 import { startRedisServer } from '@strata-cache/redis-testkit';
 import { Redis } from 'ioredis';
@@ -13,9 +13,15 @@ afterAll(async () => {
 });
 
 function recorder() {
-  const got = { messages: [] as BusMessage[], resets: [] as BusResetReason[], errors: [] as Error[] };
+  const got = {
+    messages: [] as BusMessage[],
+    suspends: [] as BusSuspendReason[],
+    resets: [] as BusResetReason[],
+    errors: [] as Error[],
+  };
   const listener: BusListener = {
     invalidate: (m) => got.messages.push(m),
+    suspend: (r) => got.suspends.push(r),
     reset: (r) => got.resets.push(r),
     error: (e) => got.errors.push(e),
   };
@@ -59,7 +65,7 @@ describe('RedisPubSubBus', () => {
     expect(rb.got.resets).toEqual([]);
   });
 
-  it('drops malformed, oversized and foreign messages with an error, and resets on a sequence gap', async () => {
+  it('drops malformed, oversized and foreign messages with an error and a reset (they may have been invalidations), and resets on a sequence gap', async () => {
     const namespace = uniqueNamespace();
     const b = bus({ url: redis.url, namespace });
     const rb = recorder();
@@ -78,11 +84,14 @@ describe('RedisPubSubBus', () => {
     await raw.publish(channel, '{"v":1,"origin":"x","seq":5,"kind":"keys","keys":["c"]}');
     await until(() => rb.got.messages.length === 3);
     expect(rb.got.errors).toHaveLength(3);
+    expect(rb.got.errors.every((e) => (e as { code?: string }).code === 'CACHE_MALFORMED_MESSAGE')).toBe(
+      true,
+    );
     expect(rb.got.messages.map((m) => (m.kind === 'keys' ? m.keys[0] : ''))).toEqual(['a', 'b', 'c']);
-    expect(rb.got.resets).toEqual(['gap']);
+    expect(rb.got.resets).toEqual(['malformed', 'malformed', 'malformed', 'gap']);
   });
 
-  it('resets its listeners when the subscriber reconnects', async () => {
+  it('suspends its listener when the subscriber disconnects, and resets it once subscribed again', async () => {
     const namespace = uniqueNamespace();
     const b = bus({ url: redis.url, namespace, heartbeatMs: 100, heartbeatTimeoutMs: 1_000 });
     const rb = recorder();
@@ -91,6 +100,7 @@ describe('RedisPubSubBus', () => {
     closers.push(() => raw.quit());
     await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     await until(() => rb.got.resets.includes('reconnect'));
+    expect(rb.got.suspends).toEqual(['disconnect']);
     const a = bus({ url: redis.url, namespace });
     await a.subscribe(recorder().listener);
     await a.publish({ kind: 'clear' });
@@ -106,12 +116,16 @@ describe('RedisPubSubBus', () => {
     server.pause();
     const paused = Date.now();
     try {
-      await until(() => rb.got.resets.includes('heartbeat'), 2_000);
+      await until(() => rb.got.suspends.includes('heartbeat'), 2_000);
       expect(Date.now() - paused).toBeLessThan(1_200);
+      // Still dead: the listener stays suspended, nothing tells it the subscription is live.
+      await new Promise((r) => setTimeout(r, 600));
+      expect(rb.got.resets).toEqual([]);
     } finally {
       server.resume();
     }
-    await until(() => rb.got.resets.includes('reconnect'), 5_000);
+    await until(() => rb.got.resets.includes('heartbeat'), 5_000);
+    expect(rb.got.suspends).toEqual(['heartbeat']);
   });
 
   it('holds a publish issued before its connection is up until it is, instead of failing it', async () => {
@@ -316,6 +330,84 @@ describe('RedisPubSubBus', () => {
       ]),
     );
     expect(got.resets).toEqual([]);
+  });
+
+  it('splits an invalidation too large for one message: many keys in several messages, a huge key as a pattern', async () => {
+    const namespace = uniqueNamespace();
+    const a = bus({ url: redis.url, namespace });
+    const b = bus({ url: redis.url, namespace });
+    const { got, listener } = recorder();
+    await Promise.all([b.subscribe(listener), a.subscribe(recorder().listener)]);
+    const keys = Array.from({ length: 30_000 }, (_, i) => `key:${i}:${'é'.repeat(20)}`);
+    const huge = `${'\n'.repeat(400_000)}tail`;
+    await a.publish({ kind: 'keys', keys: [...keys, huge] });
+    await until(() => got.messages.some((m) => m.kind === 'pattern'));
+    const heard = got.messages.flatMap((m) => (m.kind === 'keys' ? m.keys : []));
+    expect(heard).toEqual(keys);
+    expect(got.messages.filter((m) => m.kind === 'keys').length).toBeGreaterThan(1);
+    const pattern = got.messages.find((m) => m.kind === 'pattern');
+    expect(pattern).toMatchObject({ pattern: `${'\n'.repeat(256)}*` });
+    expect([got.errors, got.resets]).toEqual([[], []]);
+
+    // Paired: a huge key written by the adapter is announced from its script, as a pattern as well.
+    const cache = new RedisCacheAdapter({ url: redis.url, namespace });
+    closers.push(() => cache.close());
+    expect(await a.pairWith(cache)).toBe(true);
+    await cache.set('warm', 1);
+    const written = cache.set(huge, 1);
+    const behind = a.publishBehind(cache, { kind: 'keys', keys: [huge] });
+    expect(behind).toBeInstanceOf(Promise);
+    await Promise.all([written, behind]);
+    await until(() => got.messages.filter((m) => m.kind === 'pattern').length === 2);
+    expect([got.errors, got.resets]).toEqual([[], []]);
+  });
+
+  it('two buses given the same id still hear each other', async () => {
+    const namespace = uniqueNamespace();
+    const a = bus({ url: redis.url, namespace, id: 'web' });
+    const b = bus({ url: redis.url, namespace, id: 'web' });
+    expect(a.id).not.toBe(b.id);
+    expect(a.id.startsWith('web/')).toBe(true);
+    const [ra, rb] = [recorder(), recorder()];
+    await Promise.all([a.subscribe(ra.listener), b.subscribe(rb.listener)]);
+    await a.publish({ kind: 'keys', keys: ['from-a'] });
+    await b.publish({ kind: 'keys', keys: ['from-b'] });
+    await until(() => ra.got.messages.length === 1 && rb.got.messages.length === 1);
+    expect(rb.got.messages[0]).toMatchObject({ origin: a.id, keys: ['from-a'] });
+    expect(ra.got.messages[0]).toMatchObject({ origin: b.id, keys: ['from-b'] });
+  });
+
+  it('serves one listener: a second is refused with a clear error; one aborted while waiting leaves nothing behind', async () => {
+    const namespace = uniqueNamespace();
+    const live = bus({ url: redis.url, namespace });
+    await live.subscribe(recorder().listener);
+    await expect(live.subscribe(recorder().listener)).rejects.toThrow(/already serves a cache/);
+
+    // Nothing listens on this port: the subscription can never become live.
+    const dead = bus({ url: 'redis://127.0.0.1:1', namespace, publishTimeoutMs: 100 });
+    const { got, listener } = recorder();
+    const controller = new AbortController();
+    const waiting = dead.subscribe(listener, { signal: controller.signal });
+    await until(() => got.errors.length > 0);
+    // Transport failures reach the listener as Strata's own errors, the client's in `cause`.
+    expect(got.errors[0]).toMatchObject({ name: 'CacheUnavailableError', code: 'CACHE_UNAVAILABLE' });
+    expect(got.errors[0]!.cause).toBeInstanceOf(Error);
+    controller.abort(new Error('given up'));
+    await expect(waiting).rejects.toThrow('given up');
+    const again = dead.subscribe(recorder().listener, { signal: AbortSignal.timeout(50) });
+    await expect(again).rejects.toMatchObject({ name: 'TimeoutError' });
+    await dead.close();
+    await expect(dead.subscribe(recorder().listener)).rejects.toMatchObject({ code: 'CACHE_CLOSED' });
+  });
+
+  it('supports await using', async () => {
+    let closed: RedisPubSubBus | undefined;
+    {
+      await using b = new RedisPubSubBus({ url: redis.url, namespace: uniqueNamespace() });
+      await b.subscribe(recorder().listener);
+      closed = b;
+    }
+    await expect(closed.publish({ kind: 'clear' })).rejects.toMatchObject({ code: 'CACHE_CLOSED' });
   });
 
   it('refuses bad options', () => {

@@ -157,6 +157,43 @@ describe('creating and closing TieredCaches leaves no open handles or listeners'
         tracker.stop();
       }
     }, 90_000);
+
+    it('2,000 TieredCaches created while Redis is down and closed before ready(): none stays reachable from the bus', async () => {
+      // Nothing listens on this port: the bus's subscription can never become live.
+      const bus = new RedisPubSubBus({ url: 'redis://127.0.0.1:1', namespace: 'down', publishTimeoutMs: 50 });
+      const l2 = new RedisCacheAdapter({
+        url: 'redis://127.0.0.1:1',
+        namespace: 'down',
+        commandTimeoutMs: 50,
+      });
+      l2.on('error', () => {});
+      const refs: Array<WeakRef<object>> = [];
+      const heapBefore = await settledHeap();
+      const runBatch = async (): Promise<void> => {
+        for (let i = 0; i < 100; i++) {
+          const cache = new TieredCache({ tiers: [new MemoryCacheAdapter({ maxEntries: 10 }), l2], bus });
+          cache.on('error', () => {});
+          const ready = cache.ready().catch((error: unknown) => error);
+          await cache.close();
+          expect(await ready).toMatchObject({ code: 'CACHE_CLOSED' });
+          refs.push(new WeakRef(cache));
+        }
+      };
+      try {
+        for (let batch = 0; batch < 20; batch++) await runBatch();
+        const alive = await survivors(refs);
+        const grownBy = (await settledHeap()) - heapBefore;
+        printFigures('resources: 2,000 TieredCaches closed before their bus (Redis down) was ever live', [
+          `caches still reachable after GC: ${alive} of ${refs.length}`,
+          `heap grown by ${(grownBy / MB).toFixed(2)} MiB`,
+        ]);
+        expect(alive).toBe(0);
+        expect(grownBy).toBeLessThan(4 * MB);
+      } finally {
+        await bus.close();
+        await l2.close();
+      }
+    }, 60_000);
   });
 });
 

@@ -1,10 +1,22 @@
+import { compileGlob } from '@strata-cache/core';
+
+/** Which keys a whole-keyspace change touches: those matching a compiled Redis glob, or every key (`undefined`). */
+export type KeyMatcher = ((key: string) => boolean) | undefined;
+
+/** A pattern's change of the keys it matches, at a tick of the fence's clock. */
+interface PatternStamp {
+  readonly matches: (key: string) => boolean;
+  readonly tick: number;
+}
+
 /**
  * Decides whether a value read from (or written to) a lower tier may be installed in the tiers above.
  *
- * Every operation takes a ticket from a logical clock when it starts. Invalidations stamp the key they touch
- * (or, for patterns, `clear` and bus resets, the whole cache: the epoch) with a later tick. A fill is allowed only
- * if nothing touched its key since its ticket and no local write of that key, or of everything, is still in
- * flight. So a value read before an invalidation can never be installed after it: the "stale refill" race.
+ * Every operation takes a ticket from a logical clock when it starts. Invalidations stamp what they touch with a
+ * later tick: a key, the keys matching a pattern, or (a `clear`, a bus reset) everything, the epoch. A fill is
+ * allowed only if nothing touched its key since its ticket and no local write of that key (or of a pattern matching
+ * it, or of everything) is still in flight. So a value read before an invalidation can never be installed after it:
+ * the "stale refill" race. A pattern holds back only the fills of keys it matches.
  *
  * Stamps are kept only while an operation that could compare against them is in flight, so memory stays
  * proportional to the concurrency, not to the key space.
@@ -14,11 +26,16 @@ export class FillFence {
   #epoch = 0;
   /** key → tick of its last invalidation; insertion order is tick order (entries are moved on update). */
   readonly #stamps = new Map<string, number>();
+  /** Patterns' invalidations, in tick order. */
+  #patternStamps: PatternStamp[] = [];
   /** tickets of operations in flight, in ascending order. */
   readonly #inFlight = new Set<number>();
   /** key → local writes of it in flight. */
   readonly #writing = new Map<string, number>();
-  #globalWrites = 0;
+  /** Local `deletePattern`s (their matchers) and `clear`s (`undefined`) in flight, by ticket. */
+  readonly #globalWrites = new Map<number, KeyMatcher>();
+  /** How many of those are `clear`s: while one is in flight, nothing is filled. */
+  #clears = 0;
   /** How many fills were refused. */
   rejections = 0;
 
@@ -35,12 +52,15 @@ export class FillFence {
     const oldest = this.#inFlight.values().next();
     if (oldest.done) {
       this.#stamps.clear();
+      if (this.#patternStamps.length > 0) this.#patternStamps = [];
       return;
     }
     for (const [key, tick] of this.#stamps) {
       if (tick >= oldest.value) break;
       this.#stamps.delete(key);
     }
+    if (this.#patternStamps.length > 0 && this.#patternStamps[0]!.tick < oldest.value)
+      this.#patternStamps = this.#patternStamps.filter((stamp) => stamp.tick >= oldest.value);
   }
 
   /** Records that `key` may have changed (an invalidation received, or a local write starting). */
@@ -51,9 +71,22 @@ export class FillFence {
     return tick;
   }
 
-  /** Records that any key may have changed (a pattern, a `clear`, a bus reset). */
+  /** Records that the keys `matches` accepts (every key: `undefined`) may have changed. */
+  touchMatching(matches: KeyMatcher): void {
+    const tick = ++this.#clock;
+    if (matches === undefined) this.#epoch = tick;
+    // Only an operation in flight can compare against it.
+    else if (this.#inFlight.size > 0) this.#patternStamps.push({ matches, tick });
+  }
+
+  /** Records that the keys matching the Redis glob `pattern` may have changed (a pattern invalidation received). */
+  touchPattern(pattern: string): void {
+    this.touchMatching(compileGlob(pattern));
+  }
+
+  /** Records that any key may have changed (a `clear`, a bus reset). */
   touchAll(): void {
-    this.#epoch = ++this.#clock;
+    this.touchMatching(undefined);
   }
 
   /** Marks a local write of `key` as in flight; it touches the key and returns its ticket. */
@@ -75,27 +108,34 @@ export class FillFence {
     this.end(ticket);
   }
 
-  /** Marks a pattern deletion or `clear` as in flight: no fill is allowed until it ends. */
-  beginGlobalWrite(): number {
-    this.#globalWrites++;
-    this.touchAll();
-    return this.begin();
+  /**
+   * Marks a pattern deletion (`matches`) or a `clear` (`undefined`) as in flight: no key it may delete is filled
+   * until it ends. Returns its ticket.
+   */
+  beginGlobalWrite(matches: KeyMatcher): number {
+    this.touchMatching(matches);
+    const ticket = this.begin();
+    this.#globalWrites.set(ticket, matches);
+    if (matches === undefined) this.#clears++;
+    return ticket;
   }
 
-  /** Ends a global write; fills that started before its end are refused. */
+  /** Ends a global write; fills of the keys it may have deleted that started before its end are refused. */
   endGlobalWrite(ticket: number): void {
-    this.#globalWrites--;
-    this.touchAll();
+    const matches = this.#globalWrites.get(ticket);
+    this.#globalWrites.delete(ticket);
+    if (matches === undefined) this.#clears--;
+    this.touchMatching(matches);
     this.end(ticket);
   }
 
   /** May a value of `key` read by the operation holding `ticket` be installed? */
   mayFill(key: string, ticket: number): boolean {
     const allowed =
-      this.#globalWrites === 0 &&
       this.#epoch < ticket &&
       !this.#writing.has(key) &&
-      (this.#stamps.get(key) ?? 0) < ticket;
+      (this.#stamps.get(key) ?? 0) < ticket &&
+      this.#untouchedByPatterns(key, ticket);
     if (!allowed) this.rejections++;
     return allowed;
   }
@@ -108,11 +148,24 @@ export class FillFence {
    */
   mayFillOwnWrite(key: string, ticket: number): boolean {
     const allowed =
-      this.#globalWrites === 0 &&
       this.#epoch < ticket &&
       this.#writing.get(key) === 1 &&
-      (this.#stamps.get(key) ?? 0) === ticket + 1;
+      (this.#stamps.get(key) ?? 0) === ticket + 1 &&
+      this.#untouchedByPatterns(key, ticket);
     if (!allowed) this.rejections++;
     return allowed;
+  }
+
+  /** No pattern deletion or `clear` matching `key` is in flight, and none matching it touched it since `ticket`. */
+  #untouchedByPatterns(key: string, ticket: number): boolean {
+    if (this.#globalWrites.size > 0) {
+      if (this.#clears > 0) return false;
+      for (const matches of this.#globalWrites.values()) if (matches!(key)) return false;
+    }
+    const stamps = this.#patternStamps;
+    for (let i = stamps.length - 1; i >= 0 && stamps[i]!.tick > ticket; i--) {
+      if (stamps[i]!.matches(key)) return false;
+    }
+    return true;
   }
 }

@@ -9,5 +9,6 @@ export type {
   TieredMissEvent,
   TieredResetEvent,
   TieredSetEvent,
+  TieredSuspendEvent,
 } from './tiered-events.js';
 export type { TierOptions } from './tiers.js';

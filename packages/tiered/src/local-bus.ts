@@ -3,5 +3,6 @@ export {
   LocalBus,
   LocalBusChannel,
   type LocalBusChannelOptions,
+  type LocalBusDisconnectOptions,
   type LocalBusOptions,
 } from '@strata-cache/core';

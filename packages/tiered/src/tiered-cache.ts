@@ -6,14 +6,18 @@ import {
   type BusListener,
   type BusMessage,
   type BusResetReason,
+  type BusSuspendReason,
+  busInUseError,
   type CacheCapabilities,
   type CacheEntry,
   CacheError,
   type CacheItems,
   type CacheProtocol,
+  CacheUnavailableError,
   type ClosableCache,
   callBoundMs,
   closedError,
+  compileGlob,
   DeadlineSweeper,
   type EncodedWriter,
   type EntryReader,
@@ -64,6 +68,9 @@ const DEFAULTS = { maxTtl: 60, timeoutMs: 2_000, onLowerTierError: 'degrade' } a
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['tiers', 'bus', ...Object.keys(DEFAULTS)]);
 
+/** The buses serving a cache: a cache never hears what another cache publishes through its own bus. */
+const BUSES_IN_USE = new WeakSet<InvalidationBus>();
+
 /**
  * A {@link CacheProtocol} over several tiers, usually an in-process L1 over Redis, kept coherent across
  * processes by invalidations over a bus. Reads go down until a hit and fill the tiers above (never longer than
@@ -98,8 +105,19 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   readonly #counts = { misses: 0, sets: 0, deletes: 0, sent: 0, received: 0, resets: 0, errors: 0 };
   readonly #hits: number[];
   readonly #ready: Promise<void>;
-  /** Upper tiers are neither read nor filled while this is above 0 (subscribing, or dropping them after a reset). */
-  #upperSuspended = 0;
+  /** Aborted on close: a subscription still being set up is given up. */
+  readonly #closing = new AbortController();
+  /**
+   * Whether upper tiers are read and filled: only while the bus subscription is live (or there is no bus) and no
+   * drop of them is under way. Derived from the three fields below by `#update`.
+   */
+  #upperOpen = false;
+  /** The bus subscription was set up and the tiers above dropped since (always, without a bus). */
+  #subscribed = false;
+  /** The bus said its subscription is not live, and has not said it is again. */
+  #busDown = false;
+  /** Drops of the upper tiers under way (after a reset). */
+  #dropping = 0;
   #unsubscribe: (() => void) | undefined;
   #closed = false;
 
@@ -136,10 +154,25 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       ttlPrecision: 'milliseconds',
     };
     this.#bus = merged.bus;
-    this.#ready = this.#bus === undefined ? Promise.resolve() : this.#subscribe(this.#bus);
+    if (this.#bus !== undefined) {
+      if (BUSES_IN_USE.has(this.#bus)) throw busInUseError('bus');
+      BUSES_IN_USE.add(this.#bus);
+      this.#ready = this.#subscribe(this.#bus);
+      // Observed here: a cache nobody asks `ready()` of must not report an unhandled rejection.
+      this.#ready.catch(() => {});
+    } else {
+      this.#subscribed = true;
+      this.#update();
+      this.#ready = Promise.resolve();
+    }
   }
 
-  /** Resolves once the bus subscription is live (at once without a bus); until then upper tiers are bypassed. */
+  /**
+   * Resolves once the bus subscription is live (at once without a bus); until then upper tiers are neither read
+   * nor filled.
+   * @throws {CacheUnavailableError} when subscribing failed (the cause attached): the cache then goes on serving
+   * from its last tier only, since it cannot hear other instances; or when it was closed first.
+   */
   ready(): Promise<void> {
     return this.#ready;
   }
@@ -147,12 +180,12 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   /** Reads `key` from the first tier that has it, filling the tiers above. */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     // A top tier that reads synchronously validates the key itself and answers an L1 hit without an await.
-    const sync = this.#syncTop !== undefined && this.#upperSuspended === 0 && !this.#closed;
+    const sync = this.#syncTop !== undefined && this.#upperOpen && !this.#closed;
     if (!sync) {
       assertKey(key);
       this.#open('get');
     }
-    if (this.#upperSuspended === 0) {
+    if (this.#upperOpen) {
       let value: T | undefined;
       try {
         value = sync ? this.#syncTop!.getSync<T>(key) : await this.#top.get<T>(key);
@@ -206,7 +239,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   async exists(key: string): Promise<boolean> {
     assertKey(key);
     this.#open('exists');
-    if (this.#upperSuspended === 0) {
+    if (this.#upperOpen) {
       for (const [i, tier] of this.#upper.entries()) {
         if (await this.#upperRead('exists', i, () => tier.cache.exists(key))) return true;
       }
@@ -223,7 +256,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     let missing = unique;
     // How many tiers answered some keys: with one, `found` is already in request order.
     let answering = 0;
-    if (this.#upperSuspended === 0 && missing.length > 0) {
+    if (this.#upperOpen && missing.length > 0) {
       const top =
         (await this.#upperRead('getMany', 0, () => this.#tiers[0]!.cache.getMany<T>(missing))) ??
         new Map<string, T>();
@@ -280,6 +313,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       () => this.#last.deletePattern(pattern),
       (tier) => tier.deletePattern(pattern),
       { kind: 'pattern', pattern },
+      compileGlob(pattern),
     );
     this.emit('delete', { pattern });
     return count;
@@ -300,6 +334,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       () => this.#last.clear(),
       (tier) => tier.clear(),
       { kind: 'clear' },
+      undefined,
     );
     this.emit('delete', { all: true });
   }
@@ -324,7 +359,11 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#update();
+    this.#closing.abort(closedError('subscribe'));
     this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    if (this.#bus !== undefined) BUSES_IN_USE.delete(this.#bus);
     this.#deadlines.abort((operation) => closedError(operation));
     this.removeAllListeners();
   }
@@ -429,16 +468,17 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     );
   }
 
-  /** Installs `entry` (read from tier `from`) in the tiers above it, if the fence allows. */
+  /** Installs `entry` (read from tier `from`, its TTL as of its reply) in the tiers above it, if the fence allows. */
   #fill(key: string, entry: CacheEntry, from: number, ticket: number): void {
-    if (this.#upperSuspended > 0 || !this.#fence.mayFill(key, ticket)) return;
+    if (!this.#upperOpen || !this.#fence.mayFill(key, ticket)) return;
     const codec = this.#codecs[from];
     for (let i = 0; i < from; i++) this.#put(i, key, entry.value, entry.ttlMs, entry.text, codec);
   }
 
   /**
-   * Sets `key` in upper tier `i` for at most its maxTtl; synchronous start, so no invalidation slips between. A tier
-   * that takes text in `codec`, the codec `text` is in, gets that text: no second encoding.
+   * Sets `key` in upper tier `i` for at most its maxTtl and `ttlMs` (whole ms, rounded down); synchronous start, so
+   * no invalidation slips between. A tier that takes text in `codec`, the codec `text` is in, gets that text: no
+   * second encoding.
    */
   #put(
     i: number,
@@ -449,12 +489,12 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     codec: unknown,
   ): void {
     const tier = this.#tiers[i]!;
-    const ms = Math.min(ttlMs ?? Number.POSITIVE_INFINITY, tier.maxTtlMs);
+    const ms = Math.floor(Math.min(ttlMs ?? Number.POSITIVE_INFINITY, tier.maxTtlMs));
     if (ms < 1) return;
     const writer = this.#textWriters[i];
     if (writer !== undefined && text !== undefined && codec === writer.codec) {
       try {
-        writer.setText(key, text, Math.ceil(ms));
+        writer.setText(key, text, ms);
       } catch (error) {
         this.#fillFailed(i, key, error);
       }
@@ -491,6 +531,8 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     const tickets = keys.map((k) => this.#fence.beginWrite(k));
     const invalidation: Invalidation = { kind: 'keys', keys };
     const last = this.#tiers.length - 1;
+    // The last tier counts the entry's TTL from when it applies the write, which is after this.
+    const startedAt = performance.now();
     try {
       // The upper copies are dropped while the write is sent (an in-process tier drops them at once): either way
       // they are gone before this call returns, and the fence keeps any concurrent fill from restoring them.
@@ -514,39 +556,74 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       // for Redis to acknowledge it: a failed publish is an `error` event either way, never the caller's rejection.
       if (behind !== undefined) await behind;
       else void this.#publish(invalidation);
-      if (fill === undefined || this.#upperSuspended > 0) return;
+      if (fill === undefined || !this.#upperOpen) return;
+      // The last tier counted the TTL from when it applied the write, after `startedAt`: what is left of it now,
+      // rounded against us by a millisecond, since both tiers decide expiry to the millisecond.
+      const ttlMs =
+        fill.ttlMs === undefined ? undefined : fill.ttlMs - Math.ceil(performance.now() - startedAt) - 1;
       for (const [k, key] of keys.entries()) {
         if (!this.#fence.mayFillOwnWrite(key, tickets[k]!)) continue;
         for (let i = 0; i < this.#upper.length; i++)
-          this.#put(i, key, fill.values[k], fill.ttlMs, fill.encoded?.text, fill.encoded?.codec);
+          this.#put(i, key, fill.values[k], ttlMs, fill.encoded?.text, fill.encoded?.codec);
       }
     } finally {
       for (const [k, key] of keys.entries()) this.#fence.endWrite(key, tickets[k]!);
     }
   }
 
+  /**
+   * A `deletePattern` or `clear`: the last tier walks the keyspace, then the invalidation is published; the tiers
+   * above drop what it may have deleted, and no key it matches (`matches`; `undefined`: every key) is filled
+   * meanwhile. A walk is bounded per step by a tier that bounds its own calls, never as a whole: on a healthy
+   * backend it is not cut off however long it takes. A tier that declares no bound gets the cache's time limit on
+   * the whole call; if that rejects while the walk goes on, the fence holds and the invalidation is published again
+   * once the walk has ended, so that no instance keeps what it deleted.
+   */
   async #globalWrite<R>(
     operation: string,
     writeLast: () => Promise<R>,
     writeUpper: (tier: CacheProtocol) => Promise<unknown>,
     invalidation: Invalidation,
+    matches: ((key: string) => boolean) | undefined,
   ): Promise<R> {
-    const ticket = this.#fence.beginGlobalWrite();
-    try {
-      const result = await this.#deadlines.run(operation, writeLast).catch((error: unknown) => {
-        this.#publishUnknownEffect(invalidation);
-        throw this.#error(operation, error, this.#tiers.length - 1);
-      });
-      await this.#publish(invalidation);
-      return result;
-    } finally {
-      // Whatever the last tier did, the tiers above must not keep what it may have deleted.
-      await Promise.all(
+    const last = this.#tiers.length - 1;
+    const ticket = this.#fence.beginGlobalWrite(matches);
+    const dropUpper = (): Promise<unknown> =>
+      Promise.all(
         this.#upper.map((tier, i) =>
           writeUpper(tier.cache).catch((e: unknown) => this.#error(operation, e, i)),
         ),
       );
-      this.#fence.endGlobalWrite(ticket);
+    let walking: Promise<R>;
+    try {
+      walking = writeLast();
+    } catch (error) {
+      walking = Promise.reject(error);
+    }
+    let walkEnded = true;
+    try {
+      const result = await (this.#selfBounded[last]
+        ? walking
+        : this.#deadlines.run(operation, () => walking));
+      await this.#publish(invalidation);
+      return result;
+    } catch (error) {
+      this.#publishUnknownEffect(invalidation);
+      walkEnded = this.#selfBounded[last]!;
+      throw this.#error(operation, error, last);
+    } finally {
+      // Whatever the last tier did, the tiers above must not keep what it may have deleted.
+      await dropUpper();
+      if (walkEnded) this.#fence.endGlobalWrite(ticket);
+      else {
+        void walking
+          .catch(() => {})
+          .then(async () => {
+            await dropUpper();
+            this.#publishUnknownEffect(invalidation);
+            this.#fence.endGlobalWrite(ticket);
+          });
+      }
     }
   }
 
@@ -594,24 +671,41 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     void this.#publish(invalidation);
   }
 
+  /** Derives `#upperOpen` from the subscription's state. */
+  #update(): void {
+    this.#upperOpen = this.#subscribed && !this.#busDown && this.#dropping === 0 && !this.#closed;
+  }
+
+  /**
+   * Subscribes to the bus, then drops the upper tiers (they may hold what was invalidated unheard before): from then
+   * on they are used while the subscription is live. If subscribing fails they never are (this cache cannot hear
+   * other instances), and `ready()` says why.
+   */
   async #subscribe(bus: InvalidationBus): Promise<void> {
-    this.#upperSuspended++;
     const listener: BusListener = {
       invalidate: (message) => this.#onInvalidation(message),
+      suspend: (reason) => this.#onSuspend(reason),
       reset: (reason) => this.#onReset(reason),
       error: (error) => this.#error('bus', error),
     };
     try {
-      this.#unsubscribe = await bus.subscribe(listener);
+      const unsubscribe = await bus.subscribe(listener, { signal: this.#closing.signal });
+      if (this.#closed) {
+        unsubscribe();
+        throw closedError('ready');
+      }
+      this.#unsubscribe = unsubscribe;
       if (isOrderedBus(bus) && (await bus.pairWith(this.#last))) this.#ordered = bus;
-      // Whatever the upper tiers held before the subscription was live may have been invalidated unheard.
       await this.#clearUpper('subscribe');
     } catch (error) {
+      if (this.#closed) throw closedError('ready');
       this.#error('subscribe', error);
-      return;
-    } finally {
-      this.#upperSuspended--;
+      throw error instanceof CacheError
+        ? error
+        : new CacheUnavailableError('subscribe', 'the bus could not subscribe', { cause: error });
     }
+    this.#subscribed = true;
+    this.#update();
   }
 
   #onInvalidation(message: BusMessage): void {
@@ -621,7 +715,8 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
       for (const key of message.keys) this.#fence.touch(key);
       void this.#dropUpper(message.keys);
     } else {
-      this.#fence.touchAll();
+      if (message.kind === 'clear') this.#fence.touchAll();
+      else this.#fence.touchPattern(message.pattern);
       for (const [i, tier] of this.#upper.entries()) {
         const done =
           message.kind === 'clear' ? tier.cache.clear() : tier.cache.deletePattern(message.pattern);
@@ -631,12 +726,25 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     this.emit('invalidation-received', message);
   }
 
+  /** The bus cannot hear other instances for now: the upper tiers are neither read nor filled until it can. */
+  #onSuspend(reason: BusSuspendReason): void {
+    if (this.#closed || this.#busDown) return;
+    this.#busDown = true;
+    this.#update();
+    // Fills of reads already in flight are refused too.
+    this.#fence.touchAll();
+    this.emit('suspend', { reason });
+  }
+
   #onReset(reason: BusResetReason): void {
     if (this.#closed) return;
     this.#counts.resets++;
-    this.#upperSuspended++;
+    this.#busDown = false;
+    this.#dropping++;
+    this.#update();
     void this.#clearUpper(reason).finally(() => {
-      this.#upperSuspended--;
+      this.#dropping--;
+      this.#update();
     });
     this.emit('reset', { reason });
   }

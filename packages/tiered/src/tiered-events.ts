@@ -1,4 +1,4 @@
-import type { BusMessage, BusResetReason, Invalidation } from '@strata-cache/core';
+import type { BusMessage, BusResetReason, BusSuspendReason, Invalidation } from '@strata-cache/core';
 
 /** A read answered by a tier. */
 export interface TieredHitEvent {
@@ -30,7 +30,13 @@ export interface TieredDeleteEvent {
   readonly all?: boolean;
 }
 
-/** The tiers above the last were dropped, since messages may have been missed. */
+/** The bus cannot hear other instances for now: the tiers above the last are bypassed until it can. */
+export interface TieredSuspendEvent {
+  /** Why the subscription is not live. */
+  readonly reason: BusSuspendReason;
+}
+
+/** The tiers above the last were dropped, since messages may have been missed; they are used again once dropped. */
 export interface TieredResetEvent {
   /** Why messages may have been missed. */
   readonly reason: BusResetReason;
@@ -60,6 +66,8 @@ export interface TieredCacheEvents {
   'invalidation-sent': [invalidation: Invalidation];
   /** Another instance's invalidation was applied to the tiers above the last. */
   'invalidation-received': [message: BusMessage];
+  /** The bus subscription is not live: the tiers above the last are neither read nor filled until a `reset`. */
+  suspend: [event: TieredSuspendEvent];
   /** Messages may have been missed, so the tiers above the last were dropped. */
   reset: [event: TieredResetEvent];
   /** A tier or the bus failed; the call degraded (or rejected, per `onLowerTierError`). */

@@ -284,7 +284,7 @@ describe('the classic races, each pinned', () => {
     expect(await a.get('user:1')).toBeUndefined();
   });
 
-  it('messages lost during a disconnect: the reconnect drops L1 before it serves again', async () => {
+  it('messages lost during a silent disconnect: the reconnect drops L1 before it serves again', async () => {
     const l2 = new MemoryCacheAdapter();
     const channel = new LocalBusChannel();
     const busA = new LocalBus({ channel });
@@ -293,12 +293,45 @@ describe('the classic races, each pinned', () => {
     await Promise.all([a.ready(), b.ready()]);
     await b.set('k', 1);
     expect(await a.get('k')).toBe(1);
-    busA.disconnect();
+    // A half-open connection: nobody notices, so L1 serves what it holds until the loss is found.
+    busA.disconnect({ silent: true });
     await b.set('k', 2);
     await settle();
     expect(await a.get('k')).toBe(1);
     busA.reconnect();
     expect(await a.get('k')).toBe(2);
+    expect(a.stats().resets).toBe(1);
+  });
+
+  it('while the bus is not subscribed, L1 is neither read nor refilled: every read sees what L2 holds', async () => {
+    const l2 = new MemoryCacheAdapter();
+    const channel = new LocalBusChannel();
+    const busA = new LocalBus({ channel });
+    const aL1 = new MemoryCacheAdapter();
+    const a = new TieredCache({ tiers: [aL1, l2], bus: busA });
+    const b = new TieredCache({ tiers: [new MemoryCacheAdapter(), l2], bus: new LocalBus({ channel }) });
+    const suspends: string[] = [];
+    a.on('suspend', ({ reason }) => suspends.push(reason));
+    await Promise.all([a.ready(), b.ready()]);
+    await b.set('k', 1);
+    expect(await a.get('k')).toBe(1);
+    busA.disconnect();
+    expect(suspends).toEqual(['disconnect']);
+    // Reads while cut off go to L2 and refill nothing; writes by others are seen at once.
+    for (let round = 2; round < 6; round++) {
+      expect(await a.get('k')).toBe(round - 1);
+      expect((await a.getMany(['k'])).get('k')).toBe(round - 1);
+      await a.set('own', round);
+      await b.set('k', round);
+      await settle();
+      expect(await a.get('k')).toBe(round);
+      expect(await a.exists('k')).toBe(true);
+    }
+    expect(await aL1.get('own')).toBeUndefined();
+    busA.reconnect();
+    await settle();
+    expect(await a.get('k')).toBe(5);
+    expect(await aL1.get('k')).toBe(5);
     expect(a.stats().resets).toBe(1);
   });
 });

@@ -2,8 +2,9 @@ import { LocalBus, LocalBusChannel, StrataCodec } from '@strata-cache/core';
 import { describeCacheProtocol, ManualClock } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TieredCache } from '../src/index.js';
+import { DelayedTier } from './support/delayed-tier.js';
 
 describeCacheProtocol('TieredCache (memory over memory, LocalBus)', {
   clock: 'manual',
@@ -82,6 +83,51 @@ describe('TieredCache specifics', () => {
       ),
       { numRuns: Number(process.env.STRATA_FC_RUNS ?? 50) * 4 },
     );
+  });
+
+  it("a writer's own L1 copy expires no later than the L2 entry, however slow the write's reply", async () => {
+    const inner = new MemoryCacheAdapter();
+    const slowReplies = new DelayedTier(inner, async (label) => {
+      if (label.startsWith('set') && label.endsWith('reply')) await new Promise((r) => setTimeout(r, 300));
+    });
+    const l1 = new MemoryCacheAdapter();
+    const cache = new TieredCache({ tiers: [l1, slowReplies] });
+    await cache.set('k', 1, 1);
+    await cache.setMany({ m: 2 }, 1);
+    for (const key of ['k', 'm']) {
+      // L2 counted its second from the write, 300 ms or more before the reply arrived: L1 has no more than it left.
+      const l1Left = (await l1.getEntry(key))!.ttlMs!;
+      const l2Left = (await inner.getEntry(key))!.ttlMs!;
+      expect(l2Left).toBeLessThan(750);
+      expect(l1Left).toBeLessThanOrEqual(l2Left);
+    }
+    await cache.close();
+  });
+
+  it('maxTtl holds whatever the wall clock does: L1 expiry follows a monotonic clock', async () => {
+    // The wall clock as every module loaded from now on sees it, so that it can step back an hour.
+    const wall = Date.now.bind(Date);
+    let stepMs = 0;
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => wall() + stepMs);
+    try {
+      vi.resetModules();
+      const memory = await import('@strata-cache/memory');
+      const tiered = await import('../src/index.js');
+      const cache = new tiered.TieredCache({
+        tiers: [{ cache: new memory.MemoryCacheAdapter(), maxTtl: 0.1 }, new memory.MemoryCacheAdapter()],
+      });
+      await cache.set('k', 1);
+      expect(await cache.get('k')).toBe(1);
+      expect(cache.stats().hits).toEqual([1, 0]);
+      stepMs = -3_600_000;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(await cache.get('k')).toBe(1);
+      expect(cache.stats().hits).toEqual([1, 1]);
+      await cache.close();
+    } finally {
+      stepped.mockRestore();
+      vi.resetModules();
+    }
   });
 
   it('getMany asks each tier only for what the tiers above missed, in one call', async () => {

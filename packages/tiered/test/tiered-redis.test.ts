@@ -5,6 +5,7 @@ import { type CacheProtocol, SerializationError, StrataCodec } from '@strata-cac
 import { describeCacheProtocol, uniqueNamespace } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
 import { RedisCacheAdapter, RedisPubSubBus } from '@strata-cache/redis';
+import { startTcpProxy } from '@strata-cache/redis-testkit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { TieredCache } from '../src/index.js';
@@ -44,6 +45,95 @@ describeCacheProtocol('TieredCache (memory over Redis Cluster, RedisPubSubBus)',
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(check: () => boolean | Promise<boolean>, withinMs = 5_000): Promise<void> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > withinMs) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+describe('TieredCache over real Redis when the bus cannot hear (SPEC: Missed messages)', () => {
+  it('a half-open bus: no L1 value is served as fresh until it is subscribed again, however long it stays dead', async () => {
+    const namespace = uniqueNamespace();
+    const proxy = await startTcpProxy(Number(new URL(redis.url).port));
+    opened.push(proxy);
+    const a = tiered(namespace, { url: redis.url });
+    const bL1 = new MemoryCacheAdapter({ namespace });
+    const bL2 = new RedisCacheAdapter({ url: redis.url, namespace });
+    // Only B's bus goes through the proxy: its L2 stays reachable while it hears nothing.
+    const bBus = new RedisPubSubBus({ url: proxy.url, namespace, heartbeatMs: 100, heartbeatTimeoutMs: 400 });
+    const b = new TieredCache({ tiers: [bL1, bL2], bus: bBus });
+    opened.push(b, bBus, bL2);
+    const events: string[] = [];
+    b.on('suspend', ({ reason }) => events.push(`suspend ${reason}`));
+    b.on('reset', ({ reason }) => events.push(`reset ${reason}`));
+    b.on('error', () => {});
+    await Promise.all([a.ready(), b.ready()]);
+    await a.set('k', 0);
+    await until(async () => (await b.get('k')) === 0 && (await bL1.get('k')) === 0);
+
+    proxy.blackhole();
+    await until(() => events.some((e) => e.endsWith('heartbeat')), 2_000);
+    // Dead for well past the first detection: every read sees what L2 holds, and L1 is never refilled.
+    const deadUntil = Date.now() + 1_500;
+    for (let i = 1; Date.now() < deadUntil; i++) {
+      await b.get('k');
+      await a.set('k', i);
+      expect(await b.get('k')).toBe(i);
+      expect(await bL1.get('k')).toBeUndefined();
+      await sleep(20);
+    }
+    expect(events).toEqual(['suspend heartbeat']);
+
+    proxy.heal();
+    await until(() => events.includes('reset heartbeat'), 5_000);
+    await a.set('k', 'after');
+    await until(async () => (await b.get('k')) === 'after' && (await bL1.get('k')) === 'after');
+    await a.set('k', 'heard');
+    await until(async () => (await b.get('k')) === 'heard');
+  });
+
+  it('an invalidation too large for one message reaches every instance: a huge key, and a setMany of 30,000 keys', async () => {
+    const namespace = uniqueNamespace();
+    const a = tiered(namespace, { url: redis.url });
+    const bL1 = new MemoryCacheAdapter({ namespace, maxEntries: 50_000 });
+    const bL2 = new RedisCacheAdapter({ url: redis.url, namespace });
+    const bBus = new RedisPubSubBus({ url: redis.url, namespace });
+    const b = new TieredCache({ tiers: [bL1, bL2], bus: bBus });
+    opened.push(b, bBus, bL2);
+    const errors: Error[] = [];
+    a.on('error', ({ error }) => errors.push(error));
+    b.on('error', ({ error }) => errors.push(error));
+    await Promise.all([a.ready(), b.ready()]);
+
+    // A valid key whose JSON form (every character escaped) is over a megabyte.
+    const huge = '\u0001'.repeat(300_000);
+    for (const key of [huge, `${huge}x`]) {
+      await a.set(key, 1);
+      await until(async () => (await b.get(key)) === 1 && (await bL1.get(key)) === 1);
+      await a.set(key, 2);
+      await until(async () => (await b.get(key)) === 2);
+    }
+
+    const keys = Array.from({ length: 30_000 }, (_, i) => `many:${i}:${'x'.repeat(40)}`);
+    await a.setMany(new Map(keys.map((key) => [key, 1])));
+    // A's invalidations may still be arriving, refusing B's first fills: read until L1 holds them.
+    await until(
+      async () => (await b.getMany(keys)).size === keys.length && (await bL1.get(keys[29_999]!)) === 1,
+    );
+    await a.setMany(new Map(keys.map((key) => [key, 2])));
+    await until(
+      async () => (await bL1.get(keys[29_999]!)) === undefined && (await bL1.get(keys[0]!)) === undefined,
+    );
+    const read = await b.getMany(keys);
+    expect([...read.values()].every((v) => v === 2)).toBe(true);
+    expect(errors).toEqual([]);
+  }, 30_000);
+});
 
 describe('TieredCache instances over real Redis', () => {
   it('see each other’s writes, deletes and clears; invalidation lag is measured', async () => {
