@@ -2,7 +2,7 @@ import { CacheUnavailableError } from '@strata-cache/core';
 import { uniqueNamespace } from '@strata-cache/core/testing';
 import { type RedisServerHandle, startRedisServer } from '@strata-cache/redis-testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisCacheAdapter } from '../src/index.js';
+import { RedisCacheAdapter, RedisPubSubBus } from '../src/index.js';
 
 const TIMEOUT_MS = 300;
 
@@ -96,6 +96,56 @@ describe('RedisCacheAdapter on a server that is not there', () => {
     await cache.close();
   });
 });
+
+describe('close() while Redis is down', () => {
+  // Nothing listens on these ports: every connect attempt is refused, and the clients keep reconnecting.
+  const deadUrl = 'redis://127.0.0.1:1';
+  const deadCluster = { nodes: [1, 2, 3].map((port) => ({ host: '127.0.0.1', port })) };
+  const owners: ReadonlyArray<[string, () => { close(): Promise<void> }]> = [
+    ['an adapter', () => new RedisCacheAdapter({ url: deadUrl, commandTimeoutMs: TIMEOUT_MS })],
+    ['a RedisPubSubBus (its subscriber and its publisher)', () => new RedisPubSubBus({ url: deadUrl })],
+    [
+      'an adapter on a Cluster whose nodes are all down',
+      () => new RedisCacheAdapter({ cluster: deadCluster, commandTimeoutMs: TIMEOUT_MS }),
+    ],
+    ['a RedisPubSubBus on such a Cluster', () => new RedisPubSubBus({ cluster: deadCluster })],
+  ];
+
+  for (const [name, create] of owners) {
+    it(`${name}: resolves promptly and leaves no timer or socket behind`, async () => {
+      // Closed right away (a connect under way), and after a while of reconnecting.
+      for (const downForMs of [0, 50, 400]) {
+        const before = activeResources();
+        const owner = create();
+        if (owner instanceof RedisCacheAdapter) {
+          owner.on('error', () => {});
+          await owner.get('k').catch(() => {});
+        }
+        await new Promise((r) => setTimeout(r, downForMs));
+        const started = performance.now();
+        await owner.close();
+        expect(performance.now() - started, `closed after ${downForMs} ms`).toBeLessThan(100);
+        expect(grown(before, activeResources()), `closed after ${downForMs} ms`).toEqual({});
+      }
+    });
+  }
+});
+
+/** Counts of `process.getActiveResourcesInfo()` by type (what keeps the process alive). */
+function activeResources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const type of process.getActiveResourcesInfo()) counts[type] = (counts[type] ?? 0) + 1;
+  return counts;
+}
+
+/** The types whose count in `after` is higher than in `before`, with the increase. */
+function grown(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const increase: Record<string, number> = {};
+  for (const [type, count] of Object.entries(after)) {
+    if (count > (before[type] ?? 0)) increase[type] = count - (before[type] ?? 0);
+  }
+  return increase;
+}
 
 describe('a large deletePattern does not stall other clients', () => {
   let server: RedisServerHandle;
