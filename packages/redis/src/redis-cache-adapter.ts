@@ -7,6 +7,7 @@ import {
   type CacheCapabilities,
   type CacheEntry,
   type CacheItems,
+  CacheUnavailableError,
   type ClosableCache,
   type Codec,
   closedError,
@@ -59,8 +60,12 @@ export interface RedisCacheAdapterOptions extends RedisConnectionOptions {
 
 /** Events of {@link RedisCacheAdapter} (only for a client it owns; watch your own client yourself). */
 export interface RedisCacheAdapterEvents {
-  /** The client reported a connection error; calls fail meanwhile and the client reconnects by itself. */
-  error: [error: Error];
+  /**
+   * The client reported an error (a connection refused or lost, a Cluster that cannot load its slot table): a
+   * `CacheUnavailableError` of operation `'connection'`, with the ioredis error as `cause`. Calls fail meanwhile,
+   * and the client reconnects by itself.
+   */
+  error: [error: CacheUnavailableError];
 }
 
 const DEFAULTS = {
@@ -147,7 +152,10 @@ export class RedisCacheAdapter
     this.#guard = new CallGuard(client, timeoutMs, () => this.#clock.gate);
     this.#reader = new RedisEntryReader(client, this.#clock);
     this.#writes = new RedisWriteGatherer(client, this, this.#prefix);
-    if (ownsClient) client.on('error', (error: Error) => this.emit('error', error));
+    if (ownsClient)
+      client.on('error', (error: Error) =>
+        this.emit('error', new CacheUnavailableError('connection', error.message, { cause: error })),
+      );
   }
 
   /** Reads `key`: one GET, or one MGET shared with the other reads of this tick (see `RedisEntryReader`). */

@@ -1,6 +1,7 @@
-import { CacheUnavailableError } from '@strata-cache/core';
+import { CacheError, CacheUnavailableError } from '@strata-cache/core';
 import { uniqueNamespace } from '@strata-cache/core/testing';
 import { type RedisServerHandle, startRedisServer } from '@strata-cache/redis-testkit';
+import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisCacheAdapter, RedisPubSubBus } from '../src/index.js';
 
@@ -94,6 +95,86 @@ describe('RedisCacheAdapter on a server that is not there', () => {
     expect(error).toBeInstanceOf(CacheUnavailableError);
     expect(ms).toBeLessThan(TIMEOUT_MS + 100);
     await cache.close();
+  });
+
+  it("emits the client's errors as CacheUnavailableError (operation 'connection', the ioredis error as cause)", async () => {
+    const standalone = new RedisCacheAdapter({ url: 'redis://127.0.0.1:1', commandTimeoutMs: TIMEOUT_MS });
+    const cluster = new RedisCacheAdapter({
+      cluster: { nodes: [{ host: '127.0.0.1', port: 1 }] },
+      commandTimeoutMs: TIMEOUT_MS,
+    });
+    for (const cache of [standalone, cluster]) {
+      const seen: Error[] = [];
+      cache.on('error', (e) => seen.push(e));
+      await cache.get('k').catch(() => {});
+      expect(seen.length).toBeGreaterThan(0);
+      for (const event of seen) {
+        expect(event).toBeInstanceOf(CacheUnavailableError);
+        expect(event).toMatchObject({ code: 'CACHE_UNAVAILABLE', operation: 'connection' });
+        expect(event.cause).toBeInstanceOf(Error);
+        expect(event.cause).not.toBeInstanceOf(CacheError);
+        expect(event.message).toContain((event.cause as Error).message);
+      }
+      await cache.close();
+    }
+  });
+});
+
+describe('a command Redis refuses (an ACL user without access to the namespace)', () => {
+  let server: RedisServerHandle;
+  let admin: Redis;
+  let cache: RedisCacheAdapter;
+  const namespace = uniqueNamespace();
+
+  beforeAll(async () => {
+    // Our own server: the shared fixtures' ACLs are never touched.
+    server = await startRedisServer();
+    admin = new Redis(server.url);
+    // Every command, but only the keys of another namespace: each of ours is refused with NOPERM, in a script too.
+    await admin.call('ACL', 'SETUSER', 'stranger', 'reset', 'on', '>pw', '~other:*', '&*', '+@all');
+    await admin.set(`${namespace}:k`, '1');
+    cache = new RedisCacheAdapter({
+      url: server.url,
+      redisOptions: { username: 'stranger', password: 'pw' },
+      namespace,
+    });
+  });
+  afterAll(async () => {
+    await cache.close();
+    admin.disconnect();
+    await server.stop();
+  });
+
+  it("rejects every call with a CacheError carrying Redis's own ReplyError as cause, never a bare Error", async () => {
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['get', () => cache.get('k')],
+      ['getEntry', () => cache.getEntry('k')],
+      ['getMany', () => cache.getMany(['k', 'j'])],
+      ['getManyEntries', () => cache.getManyEntries(['k', 'j'])],
+      ['exists', () => cache.exists('k')],
+      ['ttl', () => cache.ttl('k')],
+      ['set', () => cache.set('k', 2)],
+      ['delete', () => cache.delete('k')],
+      // Several writes of one tick go as one script, which reports the error of each write as a string.
+      [
+        'set, in a tick with others',
+        () => Promise.all([cache.set('a', 1), cache.set('b', 2), cache.delete('c')]),
+      ],
+      ['deletePattern', () => cache.deletePattern('*')],
+      ['clear', () => cache.clear()],
+    ];
+    for (const [name, call] of calls) {
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, name).toBeInstanceOf(CacheUnavailableError);
+      const cause = (error as CacheUnavailableError).cause;
+      expect(cause, name).toBeInstanceOf(ReplyError);
+      expect((cause as Error).message, name).toMatch(/NOPERM|permission|access/i);
+      expect((error as Error).message, name).toContain((cause as Error).message);
+    }
+    expect(await admin.get(`${namespace}:k`)).toBe('1');
   });
 });
 
