@@ -27,7 +27,12 @@ import type { Cluster, Redis } from 'ioredis';
 import { CallGuard } from './call-guard.js';
 import { groupBySlot, masterOf, masters, refreshSlots, withRedirects } from './cluster-routing.js';
 import { RedisClock } from './redis-clock.js';
-import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
+import {
+  assertNoKeyPrefix,
+  closeClient,
+  type RedisConnectionOptions,
+  resolveConnection,
+} from './redis-connection.js';
 import { type RawEntry, type ReadResult, RedisEntryReader } from './redis-entry-reader.js';
 import { RedisWriteGatherer } from './redis-write-gatherer.js';
 import { ENVELOPE_PREFIX, wrapEntry } from './stored-entry.js';
@@ -122,7 +127,8 @@ export class RedisCacheAdapter
   }
 
   /**
-   * @throws {TypeError} for an unknown option or one of the wrong type.
+   * @throws {TypeError} for an unknown option or one of the wrong type, or an ioredis `keyPrefix` on the client or
+   * in its options (ioredis leaves SCAN patterns and script keys unprefixed): use `namespace` instead.
    * @throws {RangeError} for an option out of range (a size, a time, a namespace with `:`).
    */
   constructor(options: RedisCacheAdapterOptions) {
@@ -142,6 +148,7 @@ export class RedisCacheAdapter
     this.#prefix = prefixKey(this.namespace, '');
     // A namespace may hold glob metacharacters: escaped, SCAN MATCH sees it literally.
     this.#scanPattern = `${escapeGlob(this.namespace)}:`;
+    assertNoKeyPrefix(options, 'RedisCacheAdapter');
     const { client, ownsClient } = resolveConnection(options);
     this.client = client;
     this.#ownsClient = ownsClient;

@@ -49,6 +49,44 @@ export const CLIENT_DEFAULTS: RedisOptions = {
 };
 
 /**
+ * Refuses an ioredis `keyPrefix`, wherever it is set: on the given `client`, in the `url`'s query, in
+ * `redisOptions`, in a Cluster's options or in its `redisOptions`. ioredis prepends it only to the arguments it
+ * knows to be keys: not to the pattern of SCAN MATCH, nor to keys a Lua script takes as arguments, nor (when it is
+ * set on a Cluster alone) to commands sent on a node's own connection. Keys would be written under the prefix by
+ * some commands and beside it by others, and `deletePattern` and `clear` would find none of them. Checked before
+ * any client is created, so that nothing is left connecting.
+ * @throws {TypeError} naming `owner`, the prefix and where it was set, and `namespace` as what to use instead.
+ */
+export function assertNoKeyPrefix(options: RedisConnectionOptions, owner: string): void {
+  const { client, url, redisOptions, cluster } = options;
+  const clientOptions = (client as { options?: PrefixedOptions } | undefined)?.options;
+  const queryAt = typeof url === 'string' ? url.indexOf('?') : -1;
+  const places: Array<[string, unknown]> = [
+    ['the client', clientOptions?.keyPrefix],
+    ["the client's redisOptions", clientOptions?.redisOptions?.keyPrefix],
+    ['the url', queryAt === -1 ? undefined : new URLSearchParams(url!.slice(queryAt + 1)).get('keyPrefix')],
+    ['redisOptions', redisOptions?.keyPrefix],
+    ['cluster.options', cluster?.options?.keyPrefix],
+    ['cluster.options.redisOptions', cluster?.options?.redisOptions?.keyPrefix],
+  ];
+  for (const [where, prefix] of places) {
+    if (prefix === undefined || prefix === null || String(prefix) === '') continue;
+    throw new TypeError(
+      `${owner} does not take an ioredis keyPrefix (${JSON.stringify(String(prefix))} in ${where}): ioredis adds it ` +
+        'only to the keys of plain commands, not to SCAN MATCH patterns nor to keys passed to Lua scripts, so ' +
+        'deletePattern and clear would delete nothing and scripts would write outside it. Use the namespace ' +
+        'option instead: keys are stored as "<namespace>:<key>".',
+    );
+  }
+}
+
+/** Where a client's options may hold a `keyPrefix` (a Cluster's own, or its nodes'). */
+interface PrefixedOptions {
+  readonly keyPrefix?: unknown;
+  readonly redisOptions?: { readonly keyPrefix?: unknown };
+}
+
+/**
  * Picks or creates the client from exactly one of `client`, `url`, `redisOptions`, `cluster`
  * (`url` and `redisOptions` may go together).
  * @throws {TypeError} when none or conflicting ones are given.
