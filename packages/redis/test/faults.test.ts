@@ -160,6 +160,8 @@ describe('a command Redis refuses (an ACL user without access to the namespace)'
         'set, in a tick with others',
         () => Promise.all([cache.set('a', 1), cache.set('b', 2), cache.delete('c')]),
       ],
+      ['setMany', () => cache.setMany({ a: 1, b: 2 })],
+      ['setMany with a TTL', () => cache.setMany({ a: 1, b: 2 }, 60)],
       ['deletePattern', () => cache.deletePattern('*')],
       ['clear', () => cache.clear()],
     ];
