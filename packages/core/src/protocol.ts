@@ -185,8 +185,9 @@ export function readsSync(cache: CacheProtocol): cache is CacheProtocol & SyncRe
  */
 export interface BoundedCalls {
   /**
-   * Every call but `deletePattern` and `clear` (which may walk many batches) settles within this many
-   * milliseconds, a rejection with `CacheUnavailableError` included.
+   * Every call but `setMany`, `deletePattern` and `clear` settles within this many milliseconds, a rejection with
+   * `CacheUnavailableError` included. Those three may send many commands (a large batch split up, a keyspace walked
+   * step by step): each of their commands is bounded by it instead, not the whole call.
    */
   readonly callBoundMs: number;
 }

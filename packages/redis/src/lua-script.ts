@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { type Redis, ReplyError } from 'ioredis';
 
 /** What a server says when it will not run a script at all: no EVAL in the ACL, or Redis before 7 (shebang, flags). */
 const REFUSED = /NOPERM|unknown command|compiling script|shebang|flag/i;
@@ -28,4 +28,15 @@ export class LuaScript {
 /** True when `error` says the server refused to run the script: nothing of it ran, and plain commands must do. */
 export function isScriptRefused(error: unknown): boolean {
   return error instanceof Error && REFUSED.test(error.message);
+}
+
+/** ioredis's class of the errors Redis replies with (declared `any` by ioredis). */
+const RedisReplyError = ReplyError as new (message: string) => Error;
+
+/**
+ * The error a script met running one of its commands (caught with `redis.pcall`, and returned as its message), as
+ * the `ReplyError` that command would have rejected with had it been sent alone.
+ */
+export function replyError(message: unknown): Error {
+  return new RedisReplyError(String(message));
 }

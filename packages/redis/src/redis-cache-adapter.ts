@@ -7,6 +7,7 @@ import {
   type CacheCapabilities,
   type CacheEntry,
   type CacheItems,
+  CacheUnavailableError,
   type ClosableCache,
   type Codec,
   closedError,
@@ -24,9 +25,15 @@ import {
 import { EventEmitter } from 'eventemitter3';
 import type { Cluster, Redis } from 'ioredis';
 import { CallGuard } from './call-guard.js';
-import { groupBySlot, masterOf, masters, refreshSlots, withRedirects } from './cluster-routing.js';
+import { groupBySlot, masters, refreshSlots } from './cluster-routing.js';
+import { RedisBatchWriter } from './redis-batch-writer.js';
 import { RedisClock } from './redis-clock.js';
-import { closeClient, type RedisConnectionOptions, resolveConnection } from './redis-connection.js';
+import {
+  assertNoKeyPrefix,
+  closeClient,
+  type RedisConnectionOptions,
+  resolveConnection,
+} from './redis-connection.js';
 import { type RawEntry, type ReadResult, RedisEntryReader } from './redis-entry-reader.js';
 import { RedisWriteGatherer } from './redis-write-gatherer.js';
 import { ENVELOPE_PREFIX, wrapEntry } from './stored-entry.js';
@@ -59,8 +66,12 @@ export interface RedisCacheAdapterOptions extends RedisConnectionOptions {
 
 /** Events of {@link RedisCacheAdapter} (only for a client it owns; watch your own client yourself). */
 export interface RedisCacheAdapterEvents {
-  /** The client reported a connection error; calls fail meanwhile and the client reconnects by itself. */
-  error: [error: Error];
+  /**
+   * The client reported an error (a connection refused or lost, a Cluster that cannot load its slot table): a
+   * `CacheUnavailableError` of operation `'connection'`, with the ioredis error as `cause`. Calls fail meanwhile,
+   * and the client reconnects by itself.
+   */
+  error: [error: CacheUnavailableError];
 }
 
 const DEFAULTS = {
@@ -101,6 +112,8 @@ export class RedisCacheAdapter
   readonly #reader: RedisEntryReader;
   /** Gathers a tick's single-key writes (see `RedisWriteGatherer`). */
   readonly #writes: RedisWriteGatherer;
+  /** Writes `setMany`'s batches (see `RedisBatchWriter`). */
+  readonly #batches: RedisBatchWriter;
   readonly #prefix: string;
   readonly #scanPattern: string;
   readonly #scanCount: number;
@@ -111,13 +124,17 @@ export class RedisCacheAdapter
     return this.#codec;
   }
 
-  /** Every call but `deletePattern` and `clear` settles within this many ms: `commandTimeoutMs` plus the sweep. */
+  /**
+   * Every call but `setMany`, `deletePattern` and `clear` settles within this many ms: `commandTimeoutMs` plus the
+   * sweep. Those three may send many commands, and each of their commands is bounded by it instead.
+   */
   get callBoundMs(): number {
     return this.#guard.boundMs;
   }
 
   /**
-   * @throws {TypeError} for an unknown option or one of the wrong type.
+   * @throws {TypeError} for an unknown option or one of the wrong type, or an ioredis `keyPrefix` on the client or
+   * in its options (ioredis leaves SCAN patterns and script keys unprefixed): use `namespace` instead.
    * @throws {RangeError} for an option out of range (a size, a time, a namespace with `:`).
    */
   constructor(options: RedisCacheAdapterOptions) {
@@ -137,6 +154,7 @@ export class RedisCacheAdapter
     this.#prefix = prefixKey(this.namespace, '');
     // A namespace may hold glob metacharacters: escaped, SCAN MATCH sees it literally.
     this.#scanPattern = `${escapeGlob(this.namespace)}:`;
+    assertNoKeyPrefix(options, 'RedisCacheAdapter');
     const { client, ownsClient } = resolveConnection(options);
     this.client = client;
     this.#ownsClient = ownsClient;
@@ -147,7 +165,16 @@ export class RedisCacheAdapter
     this.#guard = new CallGuard(client, timeoutMs, () => this.#clock.gate);
     this.#reader = new RedisEntryReader(client, this.#clock);
     this.#writes = new RedisWriteGatherer(client, this, this.#prefix);
-    if (ownsClient) client.on('error', (error: Error) => this.emit('error', error));
+    this.#batches = new RedisBatchWriter(
+      client,
+      this.#guard,
+      (text, ttlMs) => this.#stored(text, ttlMs),
+      () => this.#closed,
+    );
+    if (ownsClient)
+      client.on('error', (error: Error) =>
+        this.emit('error', new CacheUnavailableError('connection', error.message, { cause: error })),
+      );
   }
 
   /** Reads `key`: one GET, or one MGET shared with the other reads of this tick (see `RedisEntryReader`). */
@@ -247,8 +274,10 @@ export class RedisCacheAdapter
   }
 
   /**
-   * Stores every item for `ttl` seconds in one MULTI; on a Cluster one MULTI per slot, which makes it atomic per
-   * slot, not across slots. Every key and value is validated and encoded before anything is sent.
+   * Stores every item for `ttl` seconds: one script per 1,000 keys, a few in flight at a time (see
+   * `RedisBatchWriter`), each atomic; on a Cluster one per master and 1,000 keys, never splitting a slot's keys, which
+   * makes it atomic per slot, not across slots. Every key and value is validated and encoded before anything is
+   * sent. Each command, not the whole call, is bounded by `commandTimeoutMs`; once one fails, no other is sent.
    */
   async setMany(items: CacheItems, ttl?: number | null): Promise<void> {
     const entries = toItemEntries(items);
@@ -256,15 +285,7 @@ export class RedisCacheAdapter
     const encoded = entries.map(([key, value]) => [this.#prefix + key, this.#codec.encode(value)] as const);
     this.#open('setMany');
     if (encoded.length === 0) return;
-    await this.#guard.run(
-      'setMany',
-      () => {
-        // Stamped as they are sent (after any wait for the connection), as `set` stamps its value.
-        const stored = encoded.map(([key, text]) => [key, this.#stored(text, ttlMs)] as const);
-        return this.#msetTransactional(stored, ttlMs);
-      },
-      this.#cork,
-    );
+    await this.#batches.setMany(encoded, ttlMs);
   }
 
   /** Deletes this namespace's keys matching `pattern`: SCAN MATCH on every master, UNLINK per batch (per slot). */
@@ -332,38 +353,6 @@ export class RedisCacheAdapter
 
   #toCacheEntry<T>(entry: RawEntry): CacheEntry<T> {
     return { value: this.#codec.decode(entry.text) as T, ttlMs: entry.ttlMs, text: entry.text };
-  }
-
-  async #msetTransactional(
-    entries: ReadonlyArray<readonly [string, string]>,
-    ttlMs: number | undefined,
-  ): Promise<void> {
-    const byKey = new Map(entries);
-    const send = (node: Redis, keys: readonly string[]): Promise<void> => {
-      corkForTick(node);
-      const multi = node.multi();
-      for (const key of keys) {
-        if (ttlMs === undefined) multi.set(key, byKey.get(key)!);
-        else multi.set(key, byKey.get(key)!, 'PX', ttlMs);
-      }
-      return multi.exec().then(
-        (replies) => {
-          if (replies === null) throw new Error('MULTI was aborted');
-          for (const [error] of replies) if (error) throw error;
-        },
-        (error: unknown) => {
-          // A MULTI sent to a node that no longer serves the slot is discarded: report its MOVED, which is retried.
-          const first = (error as { previousErrors?: unknown[] }).previousErrors?.[0];
-          throw first instanceof Error && /^(?:MOVED|ASK) /.test(first.message) ? first : error;
-        },
-      );
-    };
-    const keys = entries.map(([key]) => key);
-    if (!this.client.isCluster) return send(this.client as Redis, keys);
-    // One MULTI per slot (a transaction cannot span slots), each on its master's own connection.
-    await withRedirects(this.client, keys, (batches) =>
-      Promise.all(batches.flatMap((batch) => batch.groups.map((group) => send(masterOf(batch), group.keys)))),
-    );
   }
 
   // SCAN can take many round trips: the time limit applies to each step, not to the whole walk.

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { batchesOf, isRedirection, type MasterBatch, refreshSlots } from './cluster-routing.js';
 import { type Deferred, deferred } from './deferred.js';
-import { isScriptRefused, LuaScript } from './lua-script.js';
+import { isScriptRefused, LuaScript, replyError } from './lua-script.js';
 
 /**
  * The writes one master gets in one tick, and the invalidations announcing them. ARGV holds the number of writes,
@@ -212,7 +212,7 @@ export class RedisWriteGatherer {
       (reply) => {
         // The script ran, so the messages went out, whatever the write met.
         if (reply === 1) write.resolve();
-        else write.reject(new Error(String(reply)));
+        else write.reject(replyError(reply));
         for (const { done } of announced) done.resolve();
       },
       (error: unknown) => {
@@ -330,7 +330,7 @@ export class RedisWriteGatherer {
       const write = writes[i]!;
       if (reply === 1) write.resolve();
       else {
-        const error = new Error(String(reply));
+        const error = replyError(reply);
         if (isRedirection(error)) moved.push(write);
         else write.reject(error);
       }

@@ -1,8 +1,9 @@
-import { CacheUnavailableError } from '@strata-cache/core';
+import { CacheError, CacheUnavailableError } from '@strata-cache/core';
 import { uniqueNamespace } from '@strata-cache/core/testing';
 import { type RedisServerHandle, startRedisServer } from '@strata-cache/redis-testkit';
+import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisCacheAdapter } from '../src/index.js';
+import { RedisCacheAdapter, RedisPubSubBus } from '../src/index.js';
 
 const TIMEOUT_MS = 300;
 
@@ -95,7 +96,139 @@ describe('RedisCacheAdapter on a server that is not there', () => {
     expect(ms).toBeLessThan(TIMEOUT_MS + 100);
     await cache.close();
   });
+
+  it("emits the client's errors as CacheUnavailableError (operation 'connection', the ioredis error as cause)", async () => {
+    const standalone = new RedisCacheAdapter({ url: 'redis://127.0.0.1:1', commandTimeoutMs: TIMEOUT_MS });
+    const cluster = new RedisCacheAdapter({
+      cluster: { nodes: [{ host: '127.0.0.1', port: 1 }] },
+      commandTimeoutMs: TIMEOUT_MS,
+    });
+    for (const cache of [standalone, cluster]) {
+      const seen: Error[] = [];
+      cache.on('error', (e) => seen.push(e));
+      await cache.get('k').catch(() => {});
+      expect(seen.length).toBeGreaterThan(0);
+      for (const event of seen) {
+        expect(event).toBeInstanceOf(CacheUnavailableError);
+        expect(event).toMatchObject({ code: 'CACHE_UNAVAILABLE', operation: 'connection' });
+        expect(event.cause).toBeInstanceOf(Error);
+        expect(event.cause).not.toBeInstanceOf(CacheError);
+        expect(event.message).toContain((event.cause as Error).message);
+      }
+      await cache.close();
+    }
+  });
 });
+
+describe('a command Redis refuses (an ACL user without access to the namespace)', () => {
+  let server: RedisServerHandle;
+  let admin: Redis;
+  let cache: RedisCacheAdapter;
+  const namespace = uniqueNamespace();
+
+  beforeAll(async () => {
+    // Our own server: the shared fixtures' ACLs are never touched.
+    server = await startRedisServer();
+    admin = new Redis(server.url);
+    // Every command, but only the keys of another namespace: each of ours is refused with NOPERM, in a script too.
+    await admin.call('ACL', 'SETUSER', 'stranger', 'reset', 'on', '>pw', '~other:*', '&*', '+@all');
+    await admin.set(`${namespace}:k`, '1');
+    cache = new RedisCacheAdapter({
+      url: server.url,
+      redisOptions: { username: 'stranger', password: 'pw' },
+      namespace,
+    });
+  });
+  afterAll(async () => {
+    await cache.close();
+    admin.disconnect();
+    await server.stop();
+  });
+
+  it("rejects every call with a CacheError carrying Redis's own ReplyError as cause, never a bare Error", async () => {
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['get', () => cache.get('k')],
+      ['getEntry', () => cache.getEntry('k')],
+      ['getMany', () => cache.getMany(['k', 'j'])],
+      ['getManyEntries', () => cache.getManyEntries(['k', 'j'])],
+      ['exists', () => cache.exists('k')],
+      ['ttl', () => cache.ttl('k')],
+      ['set', () => cache.set('k', 2)],
+      ['delete', () => cache.delete('k')],
+      // Several writes of one tick go as one script, which reports the error of each write as a string.
+      [
+        'set, in a tick with others',
+        () => Promise.all([cache.set('a', 1), cache.set('b', 2), cache.delete('c')]),
+      ],
+      ['setMany', () => cache.setMany({ a: 1, b: 2 })],
+      ['setMany with a TTL', () => cache.setMany({ a: 1, b: 2 }, 60)],
+      ['deletePattern', () => cache.deletePattern('*')],
+      ['clear', () => cache.clear()],
+    ];
+    for (const [name, call] of calls) {
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, name).toBeInstanceOf(CacheUnavailableError);
+      const cause = (error as CacheUnavailableError).cause;
+      expect(cause, name).toBeInstanceOf(ReplyError);
+      expect((cause as Error).message, name).toMatch(/NOPERM|permission|access/i);
+      expect((error as Error).message, name).toContain((cause as Error).message);
+    }
+    expect(await admin.get(`${namespace}:k`)).toBe('1');
+  });
+});
+
+describe('close() while Redis is down', () => {
+  // Nothing listens on these ports: every connect attempt is refused, and the clients keep reconnecting.
+  const deadUrl = 'redis://127.0.0.1:1';
+  const deadCluster = { nodes: [1, 2, 3].map((port) => ({ host: '127.0.0.1', port })) };
+  const owners: ReadonlyArray<[string, () => { close(): Promise<void> }]> = [
+    ['an adapter', () => new RedisCacheAdapter({ url: deadUrl, commandTimeoutMs: TIMEOUT_MS })],
+    ['a RedisPubSubBus (its subscriber and its publisher)', () => new RedisPubSubBus({ url: deadUrl })],
+    [
+      'an adapter on a Cluster whose nodes are all down',
+      () => new RedisCacheAdapter({ cluster: deadCluster, commandTimeoutMs: TIMEOUT_MS }),
+    ],
+    ['a RedisPubSubBus on such a Cluster', () => new RedisPubSubBus({ cluster: deadCluster })],
+  ];
+
+  for (const [name, create] of owners) {
+    it(`${name}: resolves promptly and leaves no timer or socket behind`, async () => {
+      // Closed right away (a connect under way), and after a while of reconnecting.
+      for (const downForMs of [0, 50, 400]) {
+        const before = activeResources();
+        const owner = create();
+        if (owner instanceof RedisCacheAdapter) {
+          owner.on('error', () => {});
+          await owner.get('k').catch(() => {});
+        }
+        await new Promise((r) => setTimeout(r, downForMs));
+        const started = performance.now();
+        await owner.close();
+        expect(performance.now() - started, `closed after ${downForMs} ms`).toBeLessThan(100);
+        expect(grown(before, activeResources()), `closed after ${downForMs} ms`).toEqual({});
+      }
+    });
+  }
+});
+
+/** Counts of `process.getActiveResourcesInfo()` by type (what keeps the process alive). */
+function activeResources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const type of process.getActiveResourcesInfo()) counts[type] = (counts[type] ?? 0) + 1;
+  return counts;
+}
+
+/** The types whose count in `after` is higher than in `before`, with the increase. */
+function grown(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const increase: Record<string, number> = {};
+  for (const [type, count] of Object.entries(after)) {
+    if (count > (before[type] ?? 0)) increase[type] = count - (before[type] ?? 0);
+  }
+  return increase;
+}
 
 describe('a large deletePattern does not stall other clients', () => {
   let server: RedisServerHandle;

@@ -297,8 +297,6 @@ const STRATA_COMMANDS = [
   'pttl',
   'unlink',
   'scan',
-  'multi',
-  'exec',
   'publish',
   'subscribe',
   'info',
