@@ -84,7 +84,7 @@ function hostAndPort(url: string): { host: string; port: number } {
 }
 
 function listener(got: BusMessage[]): BusListener {
-  return { invalidate: (m) => got.push(m), reset: () => {}, error: () => {} };
+  return { invalidate: (m) => got.push(m), suspend: () => {}, reset: () => {}, error: () => {} };
 }
 
 async function until(check: () => boolean, withinMs = 3_000): Promise<void> {

@@ -96,6 +96,11 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
   readonly #codecs: readonly unknown[];
   /** Per tier: whether it bounds its own calls within `timeoutMs`, so that no time limit of ours is stacked on it. */
   readonly #selfBounded: readonly boolean[];
+  /**
+   * Per tier: whether it bounds its own calls at all. Its long operations (`setMany`, `deletePattern`, `clear`) are
+   * bounded per step by the tier, never as a whole by this cache.
+   */
+  readonly #stepBounded: readonly boolean[];
   /** Per tier: the tier when it reads entries and bounds its own calls (read directly on the hot path). */
   readonly #directReaders: ReadonlyArray<EntryReader | undefined>;
   /** The bus, once it has paired with the last tier: writes and their invalidations then share a round trip. */
@@ -145,6 +150,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     this.#textWriters = this.#tiers.map(({ cache }) => (writesText(cache) ? cache : undefined));
     this.#codecs = this.#tiers.map(({ cache }) => (cache as { codec?: unknown }).codec);
     this.#selfBounded = this.#tiers.map(({ cache }) => (callBoundMs(cache) ?? Infinity) <= merged.timeoutMs);
+    this.#stepBounded = this.#tiers.map(({ cache }) => callBoundMs(cache) !== undefined);
     this.#directReaders = this.#tiers.map(({ cache }, i) =>
       this.#selfBounded[i] && readsEntries(cache) ? cache : undefined,
     );
@@ -430,9 +436,13 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     throw error;
   }
 
-  /** Runs a call of tier `i` within `timeoutMs`: the tier's own limit if it has one that fits, else ours. */
+  /**
+   * Runs a call of tier `i` within `timeoutMs`: the tier's own limit if it has one that fits, else ours. A long
+   * operation (`setMany`) of a tier that bounds its own steps is not bounded as a whole.
+   */
   #bounded<R>(i: number, operation: string, call: () => Promise<R>): Promise<R> {
-    return this.#selfBounded[i] ? call() : this.#deadlines.run(operation, call);
+    const own = operation === 'setMany' ? this.#stepBounded[i] : this.#selfBounded[i];
+    return own ? call() : this.#deadlines.run(operation, call);
   }
 
   async #readBelow<T>(key: string): Promise<T | undefined> {
@@ -602,14 +612,14 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     }
     let walkEnded = true;
     try {
-      const result = await (this.#selfBounded[last]
+      const result = await (this.#stepBounded[last]
         ? walking
         : this.#deadlines.run(operation, () => walking));
       await this.#publish(invalidation);
       return result;
     } catch (error) {
       this.#publishUnknownEffect(invalidation);
-      walkEnded = this.#selfBounded[last]!;
+      walkEnded = this.#stepBounded[last]!;
       throw this.#error(operation, error, last);
     } finally {
       // Whatever the last tier did, the tiers above must not keep what it may have deleted.

@@ -30,6 +30,24 @@ describe('TieredCache long operations (SPEC: Long operations)', () => {
     await cache.close();
   });
 
+  it('a setMany longer than timeoutMs on a tier that bounds each of its commands completes', async () => {
+    const inner = new MemoryCacheAdapter({ namespace: 'l2' });
+    const slowBatches = new DelayedTier(inner, async (label) => {
+      if (label === 'setMany request') await sleep(300);
+    });
+    // Its bound is above the cache's time limit: single calls get the cache's limit, batches are the tier's own.
+    Object.defineProperty(slowBatches, 'callBoundMs', { value: 5_000 });
+    const cache = new TieredCache({ tiers: [new MemoryCacheAdapter(), slowBatches], timeoutMs: 100 });
+    await cache.setMany({ a: 1, b: 2 });
+    expect(await inner.getMany(['a', 'b'])).toEqual(
+      new Map([
+        ['a', 1],
+        ['b', 2],
+      ]),
+    );
+    await cache.close();
+  });
+
   it('a walk that outlives the time limit of a tier without a bound of its own: the fence holds and the invalidation goes again once it ended', async () => {
     const { inner, tier } = slowWalkingL2(300);
     const channel = new LocalBusChannel();
