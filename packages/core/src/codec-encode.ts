@@ -1,15 +1,7 @@
 import { Buffer, constants } from 'node:buffer';
 import { types } from 'node:util';
 import { extraElementProperty, extraProperty, isEnumerable } from './codec-extras.js';
-import {
-  readArray,
-  readBase64,
-  readDate,
-  readMap,
-  readRecord,
-  readSet,
-  viewByteLength,
-} from './codec-read.js';
+import { readBase64, readDate, readMap, readRecord, readSet, viewByteLength } from './codec-read.js';
 import {
   keyText,
   propertySegment,
@@ -159,20 +151,21 @@ function walkArray(array: unknown[], ancestors: object[]): unknown[] {
   enter(array, ancestors);
   const length = array.length;
   rejectExtra('an array', 'its elements', extraElementProperty(array, length));
-  const copy = readArray(array, length);
+  // Element by element, not `slice`: a hole is found where it is (slicing a sparse array of length 2^32 − 1 takes
+  // seconds), and an element that is a getter is read once.
+  const copy: unknown[] = [];
   let i = 0;
   try {
     for (; i < length; i++) {
-      const child = copy[i];
+      const child = array[i];
       if (child === undefined) {
         throw new WalkFailure(
-          i in copy
+          i in array
             ? 'undefined cannot be stored in an array (JSON would turn it into null)'
             : 'an array hole cannot be stored (sparse arrays are not supported)',
         );
       }
-      const encoded = walk(child, ancestors);
-      if (encoded !== child) copy[i] = encoded;
+      copy.push(walk(child, ancestors));
     }
   } catch (error) {
     throw withSegment(error, `[${i}]`);

@@ -8,7 +8,6 @@ import { propertySegment, WalkFailure, withSegment } from './codec-walk.js';
  */
 
 const { call } = Function.prototype;
-const arraySlice = call.bind(Array.prototype.slice) as (array: unknown[]) => unknown[];
 const dateGetTime = call.bind(Date.prototype.getTime) as (date: Date) => number;
 const dateToISOString = call.bind(Date.prototype.toISOString) as (date: Date) => string;
 const mapForEach = call.bind(Map.prototype.forEach) as (
@@ -50,27 +49,6 @@ export function readRecord(record: Record<string, unknown>): Record<string, unkn
     }
     return copy;
   }
-}
-
-/** A fresh array of `array`'s `length` elements, each read once, holes kept as holes. */
-export function readArray(array: unknown[], length: number): unknown[] {
-  // `slice` reads the array's `constructor` (to copy a subclass as one): an own one could run code.
-  if (!Object.hasOwn(array, 'constructor')) {
-    try {
-      return arraySlice(array);
-    } catch {
-      // A getter threw: read below, one by one, to say which.
-    }
-  }
-  const copy: unknown[] = [];
-  copy.length = length;
-  let i = 0;
-  try {
-    for (; i < length; i++) if (Object.hasOwn(array, i)) defineOwn(copy, i, array[i]);
-  } catch (error) {
-    throw withSegment(error, `[${i}]`);
-  }
-  return copy;
 }
 
 /** The ISO 8601 text of `date`'s time, or `null` for an invalid date. */

@@ -634,6 +634,13 @@ describe('the value is read as data, never through its own code', () => {
     expect(elementReads).toBe(1);
   });
 
+  it('finds a hole where it is, also in a sparse array of the greatest length (no copy of it is made first)', () => {
+    const sparse: unknown[] = [];
+    sparse.length = 2 ** 32 - 1;
+    sparse[5] = 1;
+    expect(serializationError(() => codec.encode({ sparse })).path).toBe('$.sparse[0]');
+  });
+
   it('refuses a Proxy anywhere in the value, naming where, and runs none of its traps', () => {
     const trap = vi.fn();
     // Every trap V8 looks up on this handler is recorded.
