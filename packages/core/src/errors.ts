@@ -47,17 +47,56 @@ export class CacheValidationError extends CacheError {
   }
 }
 
-/** A value the codec cannot round-trip exactly, or stored data the codec cannot read. */
+/** Options of {@link SerializationError}. */
+export interface SerializationErrorOptions extends CacheErrorOptions {
+  /**
+   * What failed: `'encode'`, turning a value into text to store it, or `'decode'`, reading stored text back.
+   * @default 'encode'
+   */
+  operation?: 'encode' | 'decode';
+  /** The cache key whose value it is, when the failure belongs to a known key. */
+  key?: string;
+}
+
+/**
+ * A value the codec cannot round-trip exactly, or stored data the codec cannot read. The message says which
+ * (`Cannot serialize value at $.a: …` or `Cannot decode stored value at $.a: …`) and names the key when it is known
+ * (`Cannot serialize the value of key "user:1" at $.tags[3]: …`).
+ */
 export class SerializationError extends CacheError {
   /** The class name, kept literal so it survives minifying. */
   override name = 'SerializationError';
   /** Where inside the value the problem is, as a JSONPath-like string such as `$.user.tags[3]`. */
   readonly path: string;
+  /** What is wrong there, without the path or key (the message is built from it). */
+  readonly reason: string;
+  /** Whether encoding a value (`set`, `setMany`) or decoding stored text (`get`…) failed. */
+  readonly operation: 'encode' | 'decode';
+  /** The cache key whose value failed, when known. Without one the error has no `key` property at all. */
+  declare readonly key?: string;
 
-  constructor(path: string, message: string, options?: CacheErrorOptions) {
-    super(`Cannot serialize value at ${path}: ${message}`, 'CACHE_SERIALIZATION', options);
+  constructor(path: string, reason: string, options?: SerializationErrorOptions) {
+    const operation = options?.operation ?? 'encode';
+    const key = options?.key;
+    super(serializationMessage(operation, key, path, reason), 'CACHE_SERIALIZATION', options);
     this.path = path;
+    this.reason = reason;
+    this.operation = operation;
+    if (key !== undefined) this.key = key;
   }
+}
+
+function serializationMessage(
+  operation: 'encode' | 'decode',
+  key: string | undefined,
+  path: string,
+  reason: string,
+): string {
+  const of = key === undefined ? '' : ` of key ${JSON.stringify(key)}`;
+  if (operation === 'decode') {
+    return `Cannot decode ${key === undefined ? 'stored value' : `the stored value${of}`} at ${path}: ${reason}`;
+  }
+  return `Cannot serialize ${key === undefined ? 'value' : `the value${of}`} at ${path}: ${reason}`;
 }
 
 /** The backend refused, timed out or is closed; the original failure is in `cause`. */

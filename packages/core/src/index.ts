@@ -17,7 +17,14 @@ export {
   type OrderedBus,
   SequenceTracker,
 } from './bus.js';
-export { CODEC_FORMAT_VERSION, type Codec, defaultCodec, StrataCodec } from './codec.js';
+export {
+  CODEC_FORMAT_VERSION,
+  type Codec,
+  decodeFor,
+  defaultCodec,
+  encodeFor,
+  StrataCodec,
+} from './codec.js';
 export { DeadlineSweeper } from './deadline.js';
 export {
   CacheError,
@@ -27,6 +34,7 @@ export {
   CacheValidationError,
   closedError,
   SerializationError,
+  type SerializationErrorOptions,
   toUnavailableError,
   UnsupportedOperationError,
 } from './errors.js';

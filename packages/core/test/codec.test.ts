@@ -1,8 +1,17 @@
 import { Buffer } from 'node:buffer';
+import { randomFillSync } from 'node:crypto';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import { CODEC_FORMAT_VERSION, type Codec, defaultCodec, StrataCodec } from '../src/codec.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  CODEC_FORMAT_VERSION,
+  type Codec,
+  decodeFor,
+  defaultCodec,
+  encodeFor,
+  StrataCodec,
+} from '../src/codec.js';
 import { SerializationError } from '../src/errors.js';
+import { MapCacheAdapter } from './support/map-cache-adapter.js';
 
 const codec: Codec = new StrataCodec();
 const roundTrip = (value: unknown): unknown => codec.decode(codec.encode(value));
@@ -469,5 +478,407 @@ describe('documented edge cases', () => {
     };
     expect(mismatch(roundTrip(value), value)).toBeUndefined();
     expect(Object.keys(roundTrip(value) as object)).toStrictEqual(['z', 'a', 'm', 'd']);
+  });
+});
+
+/** Runs `fn` with `key` defined on `target` (a prototype) as `descriptor`, and removes it afterwards. */
+function whileDefined<T>(target: object, key: PropertyKey, descriptor: PropertyDescriptor, fn: () => T): T {
+  const saved = Object.getOwnPropertyDescriptor(target, key);
+  Object.defineProperty(target, key, { configurable: true, ...descriptor });
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete (target as Record<PropertyKey, unknown>)[key];
+    else Object.defineProperty(target, key, saved);
+  }
+}
+
+/** What `fn` threw (as a SerializationError), or a failure; it may run while prototypes are changed. */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return new Error('expected a SerializationError');
+}
+
+describe('the value is read as data, never through its own code', () => {
+  it('never calls a toJSON of the value: hidden, on an array or nested, it is not data and is ignored', () => {
+    const toJSON = vi.fn(() => ({ $t: 'Date', v: '2020-01-01T00:00:00.000Z' }));
+    const hidden = <T extends object>(value: T): T =>
+      Object.defineProperty(value, 'toJSON', { value: toJSON });
+    expect(codec.encode(hidden({ a: 1 }))).toBe('{"a":1}');
+    expect(codec.encode(hidden([1, 2]))).toBe('[1,2]');
+    expect(codec.encode({ x: [hidden({ y: hidden([hidden({})]) })] })).toBe('{"x":[{"y":[{}]}]}');
+    // A toJSON returning a tag does not forge a Date, and one returning undefined does not store invalid JSON.
+    expect(roundTrip(hidden({ a: 1 }))).toStrictEqual({ a: 1 });
+    const nothing = Object.defineProperty({ a: 1 }, 'toJSON', { value: () => undefined });
+    expect(codec.decode(codec.encode(nothing))).toStrictEqual({ a: 1 });
+    expect(codec.decode(codec.encode([nothing]))).toStrictEqual([{ a: 1 }]);
+    expect(toJSON).not.toHaveBeenCalled();
+  });
+
+  it('ignores a toJSON added to Object.prototype or Array.prototype, and writes the same text', () => {
+    const value = {
+      a: [1, { b: 'x', c: [] }],
+      d: new Date(0),
+      m: new Map<unknown, unknown>([[1, [2, {}]]]),
+      s: new Set([{}]),
+      big: 1n,
+      bytes: Buffer.from([1]),
+      $t: [0],
+    };
+    const expected = codec.encode(value);
+    const toJSON = vi.fn(() => 'polluted');
+    for (const proto of [Object.prototype, Array.prototype]) {
+      const texts = whileDefined(proto, 'toJSON', { value: toJSON, writable: true }, () => [
+        codec.encode(value),
+        codec.encode([]),
+        codec.encode({}),
+      ]);
+      expect(texts).toStrictEqual([expected, '[]', '{}']);
+    }
+    expect(toJSON).not.toHaveBeenCalled();
+  });
+
+  it('ignores a toJSON added to Object.prototype by a getter while the value is read', () => {
+    const toJSON = vi.fn(() => 'polluted');
+    let text: unknown;
+    try {
+      text = codec.encode({
+        get a(): number {
+          Object.defineProperty(Object.prototype, 'toJSON', { value: toJSON, configurable: true });
+          return 1;
+        },
+        b: { c: [2] },
+      });
+    } finally {
+      delete (Object.prototype as { toJSON?: unknown }).toJSON;
+    }
+    expect(text).toBe('{"a":1,"b":{"c":[2]}}');
+    expect(toJSON).not.toHaveBeenCalled();
+  });
+
+  it('runs no setter of Object.prototype while it copies the value', () => {
+    let calls = 0;
+    const text = whileDefined(
+      Object.prototype,
+      'name',
+      {
+        set: () => {
+          calls++;
+        },
+      },
+      () => codec.encode({ name: 'x', list: [{ name: 'y' }, 1], d: new Date(0) }),
+    );
+    expect(text).toBe(
+      '{"name":"x","list":[{"name":"y"},1],"d":{"$t":"Date","v":"1970-01-01T00:00:00.000Z"}}',
+    );
+    expect(calls).toBe(0);
+  });
+
+  it("reads a Date's time through Date.prototype's own methods, whatever the Date or a later change says", () => {
+    const liar = vi.fn(() => 'garbage');
+    const date = new Date(Date.UTC(2020, 0, 1));
+    for (const key of ['toISOString', 'getTime', 'valueOf', 'toJSON', Symbol.toPrimitive]) {
+      Object.defineProperty(date, key, { value: liar });
+    }
+    const text = whileDefined(Date.prototype, 'toISOString', { value: liar }, () =>
+      whileDefined(Date.prototype, 'getTime', { value: liar }, () => codec.encode({ date })),
+    );
+    expect(text).toBe('{"date":{"$t":"Date","v":"2020-01-01T00:00:00.000Z"}}');
+    expect(liar).not.toHaveBeenCalled();
+  });
+
+  it('reads Maps, Sets and bytes through their prototypes: their own iterators or byte offsets are not asked', () => {
+    const liar = vi.fn(() => {
+      throw new Error('asked');
+    });
+    const hide = <T extends object>(value: T, keys: PropertyKey[]): T => {
+      for (const key of keys) Object.defineProperty(value, key, { get: liar });
+      return value;
+    };
+    const value = {
+      m: hide(new Map([[1, 2]]), [Symbol.iterator, 'entries', 'forEach', 'size']),
+      s: hide(new Set([3]), [Symbol.iterator, 'values', 'forEach', 'size']),
+      u: hide(new Uint8Array([9, 1, 2, 9]).subarray(1, 3), ['buffer', 'byteOffset', 'byteLength', 'length']),
+      b: hide(Buffer.from([1, 2]), ['buffer', 'byteOffset', 'byteLength', 'length', 'toString']),
+    };
+    const text = whileDefined(Map.prototype, Symbol.iterator, { value: liar }, () =>
+      whileDefined(Set.prototype, 'forEach', { value: liar }, () => codec.encode(value)),
+    );
+    expect(text).toBe(
+      '{"m":{"$t":"Map","v":[[1,2]]},"s":{"$t":"Set","v":[3]},' +
+        '"u":{"$t":"Uint8Array","v":"AQI="},"b":{"$t":"Buffer","v":"AQI="}}',
+    );
+    expect(liar).not.toHaveBeenCalled();
+  });
+
+  it('reads each getter once, and stores the value it read and checked', () => {
+    let reads = 0;
+    const changing = {
+      get a(): unknown {
+        reads++;
+        return reads === 1 ? 'first' : Number.NaN;
+      },
+    };
+    expect(codec.encode({ x: changing })).toBe('{"x":{"a":"first"}}');
+    expect(reads).toBe(1);
+    let elementReads = 0;
+    const list = Object.defineProperty([0, 0], 1, {
+      get: () => (++elementReads === 1 ? { b: 1 } : undefined),
+      enumerable: true,
+    });
+    expect(codec.encode(list)).toBe('[0,{"b":1}]');
+    expect(elementReads).toBe(1);
+  });
+
+  it('finds a hole where it is, also in a sparse array of the greatest length (no copy of it is made first)', () => {
+    const sparse: unknown[] = [];
+    sparse.length = 2 ** 32 - 1;
+    sparse[5] = 1;
+    expect(serializationError(() => codec.encode({ sparse })).path).toBe('$.sparse[0]');
+  });
+
+  it('refuses a Proxy anywhere in the value, naming where, and runs none of its traps', () => {
+    const trap = vi.fn();
+    // Every trap V8 looks up on this handler is recorded.
+    const handler = new Proxy({}, { get: (_, name) => trap(name) });
+    const proxy = <T extends object>(target: T): T => new Proxy(target, handler as ProxyHandler<T>);
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    const cases: Array<[unknown, string]> = [
+      [proxy({}), '$'],
+      [proxy([1]), '$'],
+      [{ a: [1, proxy({ b: 1 })] }, '$.a[1]'],
+      [{ d: proxy(new Date(0)) }, '$.d'],
+      [new Map([[1, proxy(new Map())]]), '$<map>[0].value'],
+      [new Set([proxy(new Uint8Array(1))]), '$<set>[0]'],
+      [{ r: revocable.proxy }, '$.r'],
+    ];
+    for (const [value, path] of cases) {
+      const error = serializationError(() => codec.encode(value));
+      expect(error.path).toBe(path);
+      expect(error.message).toContain('Proxy');
+    }
+    expect(serializationError(() => codec.encode({ o: Object.create(proxy({})) })).path).toBe('$.o');
+    expect(trap).not.toHaveBeenCalled();
+  });
+});
+
+describe('bytes of any size', () => {
+  const MIB = 2 ** 20;
+  const sizes = [0, 1, 2, 3, Math.round(3.3 * MIB), 64 * MIB];
+  const makers: Array<[string, (size: number) => Uint8Array]> = [
+    ['Uint8Array', (size) => randomFillSync(new Uint8Array(size))],
+    ['Buffer', (size) => randomFillSync(Buffer.alloc(size))],
+    [
+      'Uint8Array view on part of a larger buffer',
+      (size) => randomFillSync(new Uint8Array(size + 9)).subarray(4, 4 + size),
+    ],
+    [
+      'Buffer view on part of a larger buffer',
+      (size) => {
+        const whole = randomFillSync(new Uint8Array(size + 9));
+        return Buffer.from(whole.buffer, 4, size);
+      },
+    ],
+  ];
+
+  describe.each(makers)('%s', (kind, make) => {
+    it.each(sizes)('of %i bytes round-trips with the same type and content', (size) => {
+      const bytes = make(size);
+      const decoded = roundTrip({ bytes }) as { bytes: Uint8Array };
+      expect(Object.getPrototypeOf(decoded.bytes)).toBe(Object.getPrototypeOf(bytes));
+      expect(decoded.bytes.byteLength).toBe(size);
+      const same = Buffer.compare(
+        Buffer.from(decoded.bytes.buffer, decoded.bytes.byteOffset, decoded.bytes.byteLength),
+        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      );
+      expect(same, kind).toBe(0);
+    });
+  });
+
+  it.each<[string, () => Uint8Array]>([
+    ['Uint8Array', () => new Uint8Array(400 * MIB)],
+    ['Buffer', () => Buffer.alloc(400 * MIB)],
+  ])('refuses a %s too large for a JavaScript string as base64, before encoding it', (_, make) => {
+    // Zero-filled lazily: the refusal must come before the bytes are read.
+    const error = serializationError(() => codec.encode({ big: make() }));
+    expect(error.path).toBe('$.big');
+    expect(error.message).toContain('too large');
+  });
+
+  it('refuses a value whose JSON text would be too long for a JavaScript string as too large', () => {
+    const tooLong = new RangeError('Invalid string length');
+    const stringify = vi.spyOn(JSON, 'stringify').mockImplementationOnce(() => {
+      throw tooLong;
+    });
+    try {
+      const error = serializationError(() => codec.encode({ a: 'x' }));
+      expect(error.path).toBe('$');
+      expect(error.message).toContain('too large');
+      expect(error.cause).toBe(tooLong);
+    } finally {
+      stringify.mockRestore();
+    }
+  });
+});
+
+describe('own properties the codec would lose', () => {
+  const k = Symbol('k');
+  const add = <T extends object>(value: T, key: PropertyKey): T =>
+    Object.defineProperty(value, key, { value: () => 1, enumerable: true });
+  const match = /b(c)/.exec('abc');
+
+  it.each<[string, unknown, string]>([
+    ['a Date with a string key', add(new Date(0), 'extra'), '"extra"'],
+    ['a Date with an own toISOString', add(new Date(0), 'toISOString'), '"toISOString"'],
+    ['a Date with a symbol key', add(new Date(0), k), 'Symbol(k)'],
+    ['a Map with a string key', add(new Map([[1, 2]]), 'extra'), '"extra"'],
+    ['a Map with a symbol key', add(new Map(), k), 'Symbol(k)'],
+    ['a Set with a string key', add(new Set([1]), 'extra'), '"extra"'],
+    ['a Set with a symbol key', add(new Set(), k), 'Symbol(k)'],
+    ['a short Uint8Array', add(new Uint8Array(3), 'extra'), '"extra"'],
+    ['a long Uint8Array', add(new Uint8Array(1000), 'extra'), 'named properties'],
+    ['an empty Uint8Array with a symbol key', add(new Uint8Array(0), k), 'Symbol(k)'],
+    ['a short Buffer', add(Buffer.from('hi'), 'extra'), '"extra"'],
+    ['a long Buffer', add(Buffer.alloc(1000), 'extra'), 'named properties'],
+    ['a long Buffer with a symbol key', add(Buffer.alloc(1000), k), 'Symbol(k)'],
+    ['a short array', add([1, 2], 'extra'), '"extra"'],
+    ['a long array', add(new Array<number>(1000).fill(0), 'extra'), '"extra"'],
+    ['an array with a symbol key', add([1], k), 'Symbol(k)'],
+    ['an array with its own toJSON', add([1, 2], 'toJSON'), '"toJSON"'],
+    ['a RegExp match (index, input, groups)', match, '"index"'],
+  ])('refuses %s, naming the property', (_, value, property) => {
+    const error = serializationError(() => codec.encode({ v: value }));
+    expect(error.path).toBe('$.v');
+    expect(error.message).toContain(property);
+  });
+
+  it('ignores their non-enumerable own properties, as it does those of plain objects', () => {
+    const hide = <T extends object>(value: T): T => {
+      Object.defineProperty(value, 'hidden', { value: 1 });
+      return Object.defineProperty(value, Symbol('hidden'), { value: 1 });
+    };
+    const value = [
+      hide(new Date(0)),
+      hide(new Map([[1, 2]])),
+      hide(new Set([1])),
+      hide(new Uint8Array([1])),
+      hide(Buffer.alloc(1000)),
+      hide([1]),
+    ];
+    expect(mismatch(roundTrip(value), value)).toBeUndefined();
+  });
+
+  it('checks a 64 MiB Uint8Array or Buffer without listing its indices', () => {
+    const keys = vi.spyOn(Object, 'keys');
+    const all = vi.spyOn(Reflect, 'ownKeys');
+    const names = vi.spyOn(Object, 'getOwnPropertyNames');
+    vi.clearAllMocks(); // spying itself lists a few keys
+    try {
+      for (const bytes of [new Uint8Array(64 * 2 ** 20), Buffer.alloc(64 * 2 ** 20)]) {
+        expect(serializationError(() => codec.encode([add(bytes, 'extra')])).path).toBe('$[0]');
+      }
+      for (const spy of [keys, all, names]) {
+        for (const [target] of spy.mock.calls) expect(ArrayBuffer.isView(target)).toBe(false);
+      }
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+});
+
+describe('errors name what failed and where', () => {
+  it.each([
+    ['not json', '$'],
+    ['{"$t":"Nope","v":1}', '$'],
+    ['{"a":[{"$t":"Buffer","v":"aGk"}]}', '$.a[0]'],
+  ])('decoding %s says it could not decode, not serialize', (text, path) => {
+    const error = serializationError(() => codec.decode(text));
+    expect(error.message.startsWith(`Cannot decode stored value at ${path}: `)).toBe(true);
+    expect(error.message).not.toContain('serialize');
+    expect(error.operation).toBe('decode');
+    expect(error.code).toBe('CACHE_SERIALIZATION');
+  });
+
+  it('encodeFor names the key of a refused value, keeping path, reason, cause and code', () => {
+    const boom = new Error('boom');
+    const value = {
+      tags: [
+        'a',
+        {
+          get x(): never {
+            throw boom;
+          },
+        },
+      ],
+    };
+    const plain = serializationError(() => codec.encode(value));
+    const error = serializationError(() => encodeFor(codec, 'user:1', value));
+    expect(error.key).toBe('user:1');
+    expect(error.path).toBe('$.tags[1].x');
+    expect(error.reason).toBe(plain.reason);
+    expect(error.cause).toBe(boom);
+    expect(error.code).toBe('CACHE_SERIALIZATION');
+    expect(error.operation).toBe('encode');
+    expect(error.message).toBe(`Cannot serialize the value of key "user:1" at $.tags[1].x: ${plain.reason}`);
+    expect(
+      Object.hasOwn(
+        serializationError(() => encodeFor(codec, 'k', Number.NaN)),
+        'cause',
+      ),
+    ).toBe(false);
+    expect(encodeFor(codec, 'k', { a: 1 })).toBe('{"a":1}');
+  });
+
+  it('decodeFor names the key of unreadable text, as a decoding failure whatever the codec said', () => {
+    const error = serializationError(() => decodeFor(codec, 'user:1', 'not json'));
+    expect(error.key).toBe('user:1');
+    expect(error.cause).toBeInstanceOf(SyntaxError);
+    expect(error.message).toBe(
+      'Cannot decode the stored value of key "user:1" at $: the stored text is not valid JSON',
+    );
+    const strict: Codec = {
+      encode: () => '1',
+      decode: () => {
+        throw new SerializationError('$.x', 'bad');
+      },
+    };
+    const foreign = serializationError(() => decodeFor(strict, 'k', '1'));
+    expect(foreign.message).toBe('Cannot decode the stored value of key "k" at $.x: bad');
+    expect(foreign.operation).toBe('decode');
+    expect(decodeFor(codec, 'k', '{"a":1}')).toStrictEqual({ a: 1 });
+  });
+
+  it('encodeFor and decodeFor pass through an error that names a key already, or is not a SerializationError', () => {
+    const keyed = new SerializationError('$', 'bad', { key: 'first' });
+    const other = new TypeError('bug');
+    const throwing = (error: unknown): Codec => ({
+      encode: () => {
+        throw error;
+      },
+      decode: () => {
+        throw error;
+      },
+    });
+    expect(thrown(() => encodeFor(throwing(keyed), 'second', 1))).toBe(keyed);
+    expect(thrown(() => decodeFor(throwing(keyed), 'second', '1'))).toBe(keyed);
+    expect(thrown(() => encodeFor(throwing(other), 'k', 1))).toBe(other);
+    expect(thrown(() => decodeFor(throwing(other), 'k', '1'))).toBe(other);
+  });
+
+  it("setMany names the failing item's key and the path inside it, and writes nothing", async () => {
+    const store = new Map();
+    const cache = new MapCacheAdapter({ store, namespace: 'ns', now: () => 0 });
+    const items = { 'user:1': { ok: true }, 'user:2': { profile: { tags: ['a', 'b', Number.NaN] } } };
+    const error = await cache.setMany(items).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SerializationError);
+    expect((error as SerializationError).key).toBe('user:2');
+    expect((error as SerializationError).path).toBe('$.profile.tags[2]');
+    expect((error as SerializationError).message).toContain('key "user:2" at $.profile.tags[2]');
+    expect(store.size).toBe(0);
   });
 });

@@ -36,6 +36,20 @@ describe('errors', () => {
     expect(error.message).toBe('Invalid key: must not be empty');
   });
 
+  it('a serialization error says whether it encoded or decoded, names a key when given one, and keeps its parts', () => {
+    const encode = new SerializationError('$.a', 'bad');
+    expect(encode.message).toBe('Cannot serialize value at $.a: bad');
+    expect([encode.path, encode.reason, encode.operation]).toStrictEqual(['$.a', 'bad', 'encode']);
+    expect('key' in encode).toBe(false);
+    const keyed = new SerializationError('$', 'bad', { key: 'u"1', cause: 1 });
+    expect(keyed.message).toBe('Cannot serialize the value of key "u\\"1" at $: bad');
+    expect([keyed.key, keyed.cause]).toStrictEqual(['u"1', 1]);
+    const decode = new SerializationError('$.b', 'bad', { operation: 'decode' });
+    expect(decode.message).toBe('Cannot decode stored value at $.b: bad');
+    const both = new SerializationError('$', 'bad', { operation: 'decode', key: 'k' });
+    expect(both.message).toBe('Cannot decode the stored value of key "k" at $: bad');
+  });
+
   it('toUnavailableError keeps the client error as cause and passes CacheErrors through', () => {
     const raw = new Error('ECONNREFUSED');
     const wrapped = toUnavailableError('get', raw);

@@ -13,6 +13,7 @@ import {
   compileGlob,
   defaultCodec,
   type EntryReader,
+  encodeFor,
   msToTtlSeconds,
   positiveIntegerOption,
   resolveNamespace,
@@ -362,7 +363,7 @@ export class MemoryCacheAdapter implements ClosableCache, EntryReader, SyncReade
   }
 
   #encode(key: string, value: unknown): string {
-    return this.#checkSize(key, this.#codec.encode(value));
+    return this.#checkSize(key, encodeFor(this.#codec, key, value));
   }
 
   /** `text`, unless with its key it is larger than `maxBytes`. */

@@ -236,6 +236,25 @@ describe('MemoryCacheAdapter specifics', () => {
     const error = await cache.set('k', { user: { tags: ['a', () => 1] } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SerializationError);
     expect((error as SerializationError).path).toBe('$.user.tags[1]');
+    expect((error as SerializationError).key).toBe('k');
+    expect((error as SerializationError).message).toContain('the value of key "k" at $.user.tags[1]');
+  });
+
+  it('setMany names the key of a bad item and the path inside it, and writes nothing', async () => {
+    const cache = new MemoryCacheAdapter();
+    const items = new Map<string, unknown>([
+      ['user:1', { name: 'a' }],
+      ['user:2', { profile: { tags: ['x', 'y', { at: new Date(0), bad: [1, Number.NaN] }] } }],
+      ['user:3', { name: 'c' }],
+    ]);
+    const error = await cache.setMany(items).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SerializationError);
+    expect((error as SerializationError).key).toBe('user:2');
+    expect((error as SerializationError).path).toBe('$.profile.tags[2].bad[1]');
+    expect((error as SerializationError).message).toMatch(
+      /^Cannot serialize the value of key "user:2" at \$\.profile\.tags\[2\]\.bad\[1\]: /,
+    );
+    expect(cache.size).toBe(0);
   });
 
   it('supports await using', async () => {

@@ -11,9 +11,11 @@ import {
   type ClosableCache,
   type Codec,
   closedError,
+  decodeFor,
   defaultCodec,
   type EncodedWriter,
   type EntryReader,
+  encodeFor,
   escapeGlob,
   msToTtlSeconds,
   positiveIntegerOption,
@@ -183,7 +185,7 @@ export class RedisCacheAdapter
     this.#open('get');
     const full = this.#prefix + key;
     const found = await this.#guard.run('get', () => this.#reader.readOne(full, false));
-    return found === undefined ? undefined : (this.#codec.decode(entryOf(found).text) as T);
+    return found === undefined ? undefined : (decodeFor(this.#codec, key, entryOf(found).text) as T);
   }
 
   /**
@@ -195,7 +197,7 @@ export class RedisCacheAdapter
     this.#open('getEntry');
     const full = this.#prefix + key;
     const found = await this.#guard.run('getEntry', () => this.#reader.readOne(full, true));
-    return found === undefined ? undefined : this.#toCacheEntry<T>(entryOf(found));
+    return found === undefined ? undefined : this.#toCacheEntry<T>(key, entryOf(found));
   }
 
   /** Reads many keys with their remaining TTLs: one MGET, or on a Cluster one pipeline of MGETs per master. */
@@ -213,7 +215,7 @@ export class RedisCacheAdapter
     );
     for (let i = 0; i < unique.length; i++) {
       const result = results[i];
-      if (result !== undefined) found.set(unique[i]!, this.#toCacheEntry<T>(entryOf(result)));
+      if (result !== undefined) found.set(unique[i]!, this.#toCacheEntry<T>(unique[i]!, entryOf(result)));
     }
     return found;
   }
@@ -225,7 +227,7 @@ export class RedisCacheAdapter
   async set(key: string, value: unknown, ttl?: number | null): Promise<void> {
     assertKey(key);
     const ttlMs = ttlToMs(ttl);
-    const text = this.#codec.encode(value);
+    const text = encodeFor(this.#codec, key, value);
     this.#open('set');
     await this.#setText(key, text, ttlMs);
   }
@@ -268,7 +270,8 @@ export class RedisCacheAdapter
     );
     for (let i = 0; i < unique.length; i++) {
       const result = results[i];
-      if (result !== undefined) found.set(unique[i]!, this.#codec.decode(entryOf(result).text) as T);
+      if (result !== undefined)
+        found.set(unique[i]!, decodeFor(this.#codec, unique[i]!, entryOf(result).text) as T);
     }
     return found;
   }
@@ -282,7 +285,9 @@ export class RedisCacheAdapter
   async setMany(items: CacheItems, ttl?: number | null): Promise<void> {
     const entries = toItemEntries(items);
     const ttlMs = ttlToMs(ttl);
-    const encoded = entries.map(([key, value]) => [this.#prefix + key, this.#codec.encode(value)] as const);
+    const encoded = entries.map(
+      ([key, value]) => [this.#prefix + key, encodeFor(this.#codec, key, value)] as const,
+    );
     this.#open('setMany');
     if (encoded.length === 0) return;
     await this.#batches.setMany(encoded, ttlMs);
@@ -351,8 +356,8 @@ export class RedisCacheAdapter
     return wrapEntry(text, ttlMs === undefined ? undefined : known ? this.#clock.earliest() + ttlMs : 0);
   }
 
-  #toCacheEntry<T>(entry: RawEntry): CacheEntry<T> {
-    return { value: this.#codec.decode(entry.text) as T, ttlMs: entry.ttlMs, text: entry.text };
+  #toCacheEntry<T>(key: string, entry: RawEntry): CacheEntry<T> {
+    return { value: decodeFor(this.#codec, key, entry.text) as T, ttlMs: entry.ttlMs, text: entry.text };
   }
 
   // SCAN can take many round trips: the time limit applies to each step, not to the whole walk.

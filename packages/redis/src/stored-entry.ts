@@ -62,5 +62,6 @@ function malformed(): SerializationError {
   return new SerializationError(
     '$',
     'the stored text begins like a Strata envelope but is not a well-formed one',
+    { operation: 'decode' },
   );
 }

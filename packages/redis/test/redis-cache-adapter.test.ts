@@ -168,6 +168,10 @@ describe('RedisCacheAdapter specifics', () => {
     await expect(cache.get('bad')).rejects.toBeInstanceOf(SerializationError);
     await expect(cache.get('tag')).rejects.toBeInstanceOf(SerializationError);
     await expect(cache.getMany(['bad'])).rejects.toBeInstanceOf(SerializationError);
+    // The error names the key and says it could not decode what is stored.
+    await expect(cache.get('bad')).rejects.toMatchObject({ key: 'bad', operation: 'decode', path: '$' });
+    await expect(cache.getMany(['bad'])).rejects.toMatchObject({ key: 'bad', operation: 'decode' });
+    await expect(cache.getEntry('tag')).rejects.toMatchObject({ key: 'tag', operation: 'decode' });
     expect(await cache.exists('bad')).toBe(true);
     await cache.clear();
     await cache.close();
@@ -194,6 +198,10 @@ describe('RedisCacheAdapter specifics', () => {
     await expect(cache.set('', 1)).rejects.toBeInstanceOf(CacheValidationError);
     await expect(cache.set('k', 1, 0)).rejects.toBeInstanceOf(CacheValidationError);
     await expect(cache.set('k', () => 1)).rejects.toBeInstanceOf(SerializationError);
+    await expect(cache.setMany({ a: 1, b: { c: [() => 1] } })).rejects.toMatchObject({
+      key: 'b',
+      path: '$.c[0]',
+    });
     await cache.close();
   });
 

@@ -346,7 +346,9 @@ describe.each(TARGETS)('bad input on $name', ({ open }) => {
     } else {
       expect(error).toBeInstanceOf(SerializationError);
       expect((error as SerializationError).path).toBe(expected.path);
-      expect((error as Error).message).toContain(`value at ${expected.path}`);
+      // Every bad value in the table is the value of key 'k', which the error names.
+      expect((error as SerializationError).key).toBe('k');
+      expect((error as Error).message).toContain(`the value of key "k" at ${expected.path}: `);
     }
     expect(await target.snapshot()).toEqual(before);
   });
@@ -623,6 +625,7 @@ describe('data we did not write', () => {
       for (const cache of [adapter, tiered] as CacheProtocol[]) {
         await expect(cache.get('foreign')).rejects.toBeInstanceOf(SerializationError);
         await expect(cache.getMany(['fine', 'foreign'])).rejects.toBeInstanceOf(SerializationError);
+        await expect(cache.get('foreign')).rejects.toMatchObject({ key: 'foreign', operation: 'decode' });
         expect(await cache.get('fine')).toBe('fine');
         expect(await cache.exists('foreign')).toBe(true);
       }

@@ -21,6 +21,7 @@ import {
   DeadlineSweeper,
   type EncodedWriter,
   type EntryReader,
+  encodeFor,
   type Invalidation,
   type InvalidationBus,
   isOrderedBus,
@@ -218,7 +219,7 @@ export class TieredCache extends EventEmitter<TieredCacheEvents> implements Clos
     const writer = this.#encodedWriter;
     if (writer !== undefined) {
       const { codec } = writer;
-      const text = codec.encode(value);
+      const text = encodeFor(codec, key, value);
       const encoded = { text, codec };
       await this.#write('set', [key], () => writer.setEncoded(key, text, ttl), {
         values: [value],

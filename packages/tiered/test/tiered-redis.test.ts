@@ -294,6 +294,7 @@ describe('TieredCache instances over real Redis', () => {
     const errors: unknown[] = [];
     cache.on('error', (e) => errors.push(e));
     await expect(cache.set('k', () => {})).rejects.toBeInstanceOf(SerializationError);
+    await expect(cache.set('k', { a: [() => {}] })).rejects.toMatchObject({ key: 'k', path: '$.a[0]' });
     expect(errors).toEqual([]);
     expect(await cache.get('k')).toEqual({ at: new Date(1) });
   });

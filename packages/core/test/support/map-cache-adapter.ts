@@ -8,6 +8,7 @@ import {
   type Codec,
   compileGlob,
   defaultCodec,
+  encodeFor,
   msToTtlSeconds,
   prefixKey,
   resolveNamespace,
@@ -81,8 +82,8 @@ export class MapCacheAdapter implements CacheProtocol {
     return this.#bugs.aliases ? entry.raw : this.#codec.decode(entry.text);
   }
 
-  #entry(value: unknown, ttlMs: number | undefined): Stored {
-    const text = this.#codec.encode(value);
+  #entry(key: string, value: unknown, ttlMs: number | undefined): Stored {
+    const text = encodeFor(this.#codec, key, value);
     const late = this.#bugs.expiresLate ? 1000 : 0;
     return {
       text,
@@ -99,7 +100,7 @@ export class MapCacheAdapter implements CacheProtocol {
 
   async set(key: string, value: unknown, ttl?: number | null): Promise<void> {
     assertKey(key);
-    const entry = this.#entry(value, ttlToMs(ttl));
+    const entry = this.#entry(key, value, ttlToMs(ttl));
     this.#store.set(prefixKey(this.#namespace, key), entry);
   }
 
@@ -127,7 +128,7 @@ export class MapCacheAdapter implements CacheProtocol {
   async setMany(items: CacheItems, ttl?: number | null): Promise<void> {
     const entries = toItemEntries(items);
     const ms = ttlToMs(ttl);
-    const stored = entries.map(([key, value]) => [key, this.#entry(value, ms)] as const);
+    const stored = entries.map(([key, value]) => [key, this.#entry(key, value, ms)] as const);
     for (const [key, entry] of stored) this.#store.set(prefixKey(this.#namespace, key), entry);
   }
 
