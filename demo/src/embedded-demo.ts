@@ -1,5 +1,6 @@
+import { LocalBus, LocalBusChannel } from '@strata-cache/core';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
-import { LocalBus, LocalBusChannel, TieredCache } from '@strata-cache/tiered';
+import { TieredCache } from '@strata-cache/tiered';
 import { HeldReplyTier } from './held-reply-tier.js';
 import { NaiveTieredCache } from './naive-tiered-cache.js';
 import { act, type Checks, cyan, dim, heading, say, show, table, yellow } from './terminal.js';

@@ -5,18 +5,21 @@ export {
   type BusResetReason,
   type BusSubscribeOptions,
   type BusSuspendReason,
-  busInUseError,
   decodeBusMessage,
   encodeBusMessage,
   type Invalidation,
   type InvalidationBus,
   invalidationsOfKeys,
-  isOrderedBus,
   MAX_BUS_MESSAGE_LENGTH,
   MalformedBusMessageError,
-  type OrderedBus,
-  SequenceTracker,
-} from './bus.js';
+} from './bus/bus.js';
+export {
+  LocalBus,
+  LocalBusChannel,
+  type LocalBusChannelOptions,
+  type LocalBusDisconnectOptions,
+  type LocalBusOptions,
+} from './bus/local-bus.js';
 export {
   CODEC_FORMAT_VERSION,
   type Codec,
@@ -24,18 +27,24 @@ export {
   defaultCodec,
   encodeFor,
   StrataCodec,
-} from './codec.js';
-export { DeadlineSweeper } from './deadline.js';
+} from './codec/codec.js';
+export {
+  type Entry,
+  type EntryLease,
+  type EntryMeta,
+  type EntryWrite,
+  type EntryWriteMeta,
+  stampMeta,
+} from './entry.js';
+export { ENVELOPE_PREFIX, META_ENVELOPE_PREFIX, type Unwrapped, unwrapEntry, wrapEntry } from './envelope.js';
 export {
   CacheError,
   type CacheErrorCode,
   type CacheErrorOptions,
   CacheUnavailableError,
   CacheValidationError,
-  closedError,
   SerializationError,
   type SerializationErrorOptions,
-  toUnavailableError,
   UnsupportedOperationError,
 } from './errors.js';
 export { compileGlob, escapeGlob, matchGlob } from './glob.js';
@@ -49,29 +58,8 @@ export {
   resolveNamespace,
   toItemEntries,
 } from './keys.js';
-export {
-  LocalBus,
-  LocalBusChannel,
-  type LocalBusChannelOptions,
-  type LocalBusDisconnectOptions,
-  type LocalBusOptions,
-} from './local-bus.js';
-export { assertOptionNames, positiveIntegerOption } from './options.js';
-export {
-  type BoundedCalls,
-  type CacheCapabilities,
-  type CacheEntry,
-  type CacheItems,
-  CacheProtocol,
-  type ClosableCache,
-  callBoundMs,
-  type EncodedWriter,
-  type EntryReader,
-  readsEntries,
-  readsSync,
-  type SyncReader,
-  type TextWriter,
-  writesEncoded,
-  writesText,
-} from './protocol.js';
+export { type CacheCapabilities, type CacheItems, CacheProtocol, type ClosableCache } from './protocol.js';
+export type { CacheStore, MaybePromise, StoreWriteOptions } from './store.js';
+export { StoreCache, type StoreCacheOptions } from './store-cache.js';
 export { MAX_TTL_MS, msToTtlSeconds, ttlToMs } from './ttl.js';
+export { ValueReader, type ValueReading } from './value-reader.js';

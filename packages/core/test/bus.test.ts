@@ -4,9 +4,9 @@ import {
   decodeBusMessage,
   encodeBusMessage,
   MalformedBusMessageError,
-  SequenceTracker,
-} from '../src/bus.js';
-import { LocalBus, LocalBusChannel } from '../src/local-bus.js';
+} from '../src/bus/bus.js';
+import { LocalBus, LocalBusChannel } from '../src/bus/local-bus.js';
+import { SequenceTracker } from '../src/bus/sequence-tracker.js';
 
 describe('bus wire format', () => {
   it('round-trips every kind of message', () => {

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { extraElementProperty, extraProperty } from '../src/codec-extras.js';
+import { extraElementProperty, extraProperty } from '../src/codec/codec-extras.js';
 
 const MIB = 2 ** 20;
 /** Lazily zeroed: allocating them costs address space, not time or touched memory. */

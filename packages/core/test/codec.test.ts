@@ -9,7 +9,7 @@ import {
   defaultCodec,
   encodeFor,
   StrataCodec,
-} from '../src/codec.js';
+} from '../src/codec/codec.js';
 import { SerializationError } from '../src/errors.js';
 import { MapCacheAdapter } from './support/map-cache-adapter.js';
 

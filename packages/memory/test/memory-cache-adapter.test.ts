@@ -19,24 +19,23 @@ describeCacheProtocol('MemoryCacheAdapter with frozen (zero-copy) values', {
   create: ({ namespace, now }) => new MemoryCacheAdapter({ namespace, now, frozen: true }),
 });
 
-describe('MemoryCacheAdapter.setText', () => {
-  it('stores text its codec produced, as set would store the value', async () => {
+describe('MemoryStore, the backend of the adapter', () => {
+  it('stores an entry its codec produced, as set would store the value', async () => {
     const cache = new MemoryCacheAdapter({ maxBytes: 100 });
-    cache.setText('k', cache.codec.encode({ a: new Date(5) }), 60_000);
+    cache.store.set('k', { text: cache.codec.encode({ a: new Date(5) }), ttlMs: 60_000 });
     expect(await cache.get('k')).toEqual({ a: new Date(5) });
     expect(await cache.ttl('k')).toBe(60);
-    cache.setText('k', '"forever"', undefined);
+    cache.store.set('k', { text: '"forever"', ttlMs: undefined });
     expect(await cache.ttl('k')).toBeUndefined();
-    expect((await cache.getEntry('k'))?.text).toBe('"forever"');
+    expect(cache.store.get('k')?.text).toBe('"forever"');
   });
 
-  it('refuses a bad key, TTL or size, keeping the old value', async () => {
+  it('refuses an entry larger than maxBytes, keeping the old value', async () => {
     const cache = new MemoryCacheAdapter({ maxBytes: 100 });
-    cache.setText('k', '1', undefined);
-    expect(() => cache.setText('', '2', undefined)).toThrow(CacheValidationError);
-    expect(() => cache.setText('k', '2', 0)).toThrow(CacheValidationError);
-    expect(() => cache.setText('k', '2', 1.5)).toThrow(CacheValidationError);
-    expect(() => cache.setText('k', `"${'x'.repeat(200)}"`, undefined)).toThrow(CacheValidationError);
+    cache.store.set('k', { text: '1', ttlMs: undefined });
+    expect(() => cache.store.set('k', { text: `"${'x'.repeat(200)}"`, ttlMs: undefined })).toThrow(
+      CacheValidationError,
+    );
     expect(await cache.get('k')).toBe(1);
   });
 });
@@ -53,7 +52,7 @@ describe('MemoryCacheAdapter reads', () => {
       '12',
       'null',
     ];
-    for (const [i, text] of texts.entries()) cache.setText(`k${i}`, text, undefined);
+    for (const [i, text] of texts.entries()) cache.store.set(`k${i}`, { text, ttlMs: undefined });
     for (let round = 0; round < 3; round++) {
       for (const [i, text] of texts.entries()) {
         const value: unknown = await cache.get(`k${i}`);
@@ -84,7 +83,7 @@ describe('MemoryCacheAdapter reads', () => {
   it('read a value nested deeper than copying can go by decoding it again', async () => {
     const cache = new MemoryCacheAdapter();
     const text = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
-    cache.setText('deep', text, undefined);
+    cache.store.set('deep', { text, ttlMs: undefined });
     for (let round = 0; round < 2; round++) {
       let level: unknown = await cache.get('deep');
       let depth = 0;
@@ -106,7 +105,7 @@ describe('MemoryCacheAdapter with frozen values', () => {
     input.tags.push('mutated after set');
     const first = await cache.get<typeof input>('u');
     expect(first).toEqual({ name: 'Ada', tags: ['x'], address: { city: 'London' } });
-    expect(cache.getSync('u')).toBe(first);
+    expect(await cache.get('u')).toBe(first);
     expect((await cache.getMany(['u'])).get('u')).toBe(first);
     expect(Object.isFrozen(first) && Object.isFrozen(first!.tags) && Object.isFrozen(first!.address)).toBe(
       true,

@@ -1,5 +1,5 @@
 import { CacheError, CacheUnavailableError } from '@strata-cache/core';
-import { uniqueNamespace } from '@strata-cache/core/testing';
+import { readEntries, readEntry, uniqueNamespace } from '@strata-cache/core/testing';
 import { type RedisServerHandle, startRedisServer } from '@strata-cache/redis-testkit';
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,9 +148,9 @@ describe('a command Redis refuses (an ACL user without access to the namespace)'
   it("rejects every call with a CacheError carrying Redis's own ReplyError as cause, never a bare Error", async () => {
     const calls: Array<[string, () => Promise<unknown>]> = [
       ['get', () => cache.get('k')],
-      ['getEntry', () => cache.getEntry('k')],
+      ['getEntry', () => readEntry(cache, 'k')],
       ['getMany', () => cache.getMany(['k', 'j'])],
-      ['getManyEntries', () => cache.getManyEntries(['k', 'j'])],
+      ['getManyEntries', () => readEntries(cache, ['k', 'j'])],
       ['exists', () => cache.exists('k')],
       ['ttl', () => cache.ttl('k')],
       ['set', () => cache.set('k', 2)],

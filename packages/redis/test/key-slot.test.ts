@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { keySlot } from '../src/key-slot.js';
+import { keySlot } from '../src/internal/key-slot.js';
 
 const redis = inject('redis');
 let node: Redis;

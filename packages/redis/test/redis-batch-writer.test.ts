@@ -1,10 +1,10 @@
 import { CacheUnavailableError } from '@strata-cache/core';
-import { uniqueNamespace } from '@strata-cache/core/testing';
+import { readEntry, uniqueNamespace } from '@strata-cache/core/testing';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RedisCacheAdapter } from '../src/index.js';
-import { keySlot } from '../src/key-slot.js';
-import { COMMAND_KEYS, COMMANDS_IN_FLIGHT } from '../src/redis-batch-writer.js';
+import { COMMAND_KEYS, COMMANDS_IN_FLIGHT } from '../src/internal/batch-writer.js';
+import { keySlot } from '../src/internal/key-slot.js';
 
 const redis = inject('redis');
 
@@ -111,7 +111,7 @@ describe('setMany of large batches on a Cluster, default options', () => {
       expect(await cache.ttl(key)).toBeLessThanOrEqual(60);
       const pttl = await client.pttl(`${namespace}:${key}`);
       expect(pttl).toBeGreaterThan(50_000);
-      const entry = await cache.getEntry(key);
+      const entry = await readEntry(cache, key);
       expect(entry?.value).toEqual(items.get(key));
       // From the value's own envelope: never later than Redis's expiry of the key.
       expect(entry!.ttlMs!).toBeLessThanOrEqual(pttl + 5);

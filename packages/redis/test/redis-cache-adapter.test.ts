@@ -1,11 +1,11 @@
 import { CacheUnavailableError, CacheValidationError, SerializationError } from '@strata-cache/core';
-import { describeCacheProtocol, uniqueNamespace } from '@strata-cache/core/testing';
+import { describeCacheProtocol, readEntry, uniqueNamespace } from '@strata-cache/core/testing';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { isRedirection } from '../src/cluster-routing.js';
 import { RedisCacheAdapter } from '../src/index.js';
-import { keySlot } from '../src/key-slot.js';
-import { READ_SCRIPT } from '../src/redis-entry-reader.js';
+import { isRedirection } from '../src/internal/cluster-routing.js';
+import { READ_SCRIPT } from '../src/internal/entry-reader.js';
+import { keySlot } from '../src/internal/key-slot.js';
 
 const redis = inject('redis');
 
@@ -81,10 +81,10 @@ describe('RedisCacheAdapter specifics', () => {
     expect(await raw.get(`${namespace}:plain`)).toBe('{"a":1}');
     expect(await cache.get('lookalike')).toEqual(lookalike);
     // Without a clock, TTLs come from PTTL; a reader with one takes the envelope's expiry, 0: nothing above copies it.
-    expect((await cache.getEntry('lookalike'))?.ttlMs).toBeGreaterThan(59_000);
-    expect((await cache.getEntry('plain'))?.ttlMs).toBeGreaterThan(59_000);
+    expect((await readEntry(cache, 'lookalike'))?.ttlMs).toBeGreaterThan(59_000);
+    expect((await readEntry(cache, 'plain'))?.ttlMs).toBeGreaterThan(59_000);
     const clocked = new RedisCacheAdapter({ url: redis.url, namespace });
-    expect(await clocked.getEntry('lookalike')).toEqual({
+    expect(await readEntry(clocked, 'lookalike')).toEqual({
       value: lookalike,
       ttlMs: 0,
       text: expect.any(String),
@@ -106,7 +106,7 @@ describe('RedisCacheAdapter specifics', () => {
       raw.pttl(`${namespace}:plain`),
     ]);
     const [enveloped, plain, forever] = await Promise.all(
-      ['enveloped', 'plain', 'forever'].map((k) => cache.getEntry(k)),
+      ['enveloped', 'plain', 'forever'].map((k) => readEntry(cache, k)),
     );
     expect(enveloped).toEqual({ value: { i: 1 }, ttlMs: expect.any(Number), text: '{"i":1}' });
     expect(enveloped!.ttlMs).toBeLessThanOrEqual(pttlEnveloped);
@@ -133,7 +133,7 @@ describe('RedisCacheAdapter specifics', () => {
       await raw.set(`${namespace}:${key}`, text!);
     }
     const results = await Promise.allSettled(
-      ['good', 'cut', 'word', 'unclosed', 'bad-value'].map((k) => cache.getEntry(k)),
+      ['good', 'cut', 'word', 'unclosed', 'bad-value'].map((k) => readEntry(cache, k)),
     );
     expect(results[0]).toMatchObject({ status: 'fulfilled', value: { value: 1 } });
     for (const result of results.slice(1)) {
@@ -171,7 +171,7 @@ describe('RedisCacheAdapter specifics', () => {
     // The error names the key and says it could not decode what is stored.
     await expect(cache.get('bad')).rejects.toMatchObject({ key: 'bad', operation: 'decode', path: '$' });
     await expect(cache.getMany(['bad'])).rejects.toMatchObject({ key: 'bad', operation: 'decode' });
-    await expect(cache.getEntry('tag')).rejects.toMatchObject({ key: 'tag', operation: 'decode' });
+    await expect(readEntry(cache, 'tag')).rejects.toMatchObject({ key: 'tag', operation: 'decode' });
     expect(await cache.exists('bad')).toBe(true);
     await cache.clear();
     await cache.close();
@@ -238,14 +238,15 @@ function countCalls(
 }
 
 describe('RedisCacheAdapter writes', () => {
-  it('setEncoded stores codec text as set stores the value, and refuses bad input before sending', async () => {
+  it('its store writes codec text exactly as set stores the value', async () => {
     const cache = new RedisCacheAdapter({ url: redis.url, namespace: uniqueNamespace() });
-    await cache.setEncoded('k', cache.codec.encode(new Map([[1, 'a']])), 60);
+    await cache.store.set('k', { text: cache.codec.encode(new Map([[1, 'a']])), ttlMs: 60_000 });
+    await cache.set('v', new Map([[1, 'a']]), 60);
     expect(await cache.get('k')).toEqual(new Map([[1, 'a']]));
     expect(await cache.ttl('k')).toBe(60);
-    await expect(cache.setEncoded('', '1')).rejects.toBeInstanceOf(CacheValidationError);
-    await expect(cache.setEncoded('k', '1', -1)).rejects.toBeInstanceOf(CacheValidationError);
-    expect(await cache.get('k')).toEqual(new Map([[1, 'a']]));
+    const raw = cache.client as Redis;
+    const [k, v] = [await raw.get(`${cache.namespace}:k`), await raw.get(`${cache.namespace}:v`)];
+    expect(k!.slice(k!.indexOf(',"v":'))).toBe(v!.slice(v!.indexOf(',"v":')));
     await cache.clear();
     await cache.close();
   });
@@ -318,7 +319,7 @@ describe('RedisCacheAdapter reads issued within one tick', () => {
     await cache.setMany(new Map(keys.map((k, i) => [k, { i }])), 60);
     await client.hset(`${cache.namespace}:hash`, 'f', 'v');
     const [mgets, scripts] = [countCalls([client], 'mget'), countCalls([client], 'evalsha')];
-    const entries = await Promise.all([...keys, 'hash', 'missing', 'key-1'].map((k) => cache.getEntry(k)));
+    const entries = await Promise.all([...keys, 'hash', 'missing', 'key-1'].map((k) => readEntry(cache, k)));
     const values = await Promise.all(keys.map((k) => cache.get(k)));
     expect([mgets(), scripts()]).toEqual([2, 0]);
     for (let i = 0; i < keys.length; i++) {
@@ -351,7 +352,7 @@ describe('RedisCacheAdapter on a Cluster', () => {
       countCalls(masters, 'mget'),
       countCalls(masters, 'evalsha'),
     ];
-    const entries = await Promise.all(keys.map((k) => cache.getEntry<number>(k)));
+    const entries = await Promise.all(keys.map((k) => readEntry(cache, k)));
     expect(entries.map((e) => e?.value)).toEqual(keys.map((_, i) => i));
     expect(entries.every((e) => e!.ttlMs! > 50_000 && e!.ttlMs! <= 60_000)).toBe(true);
     // Per master, one MGET (keys of one slot) or one pipeline of per-slot MGETs.

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { RedisClock } from '../src/redis-clock.js';
+import { RedisClock } from '../src/internal/redis-clock.js';
 
 const redis = inject('redis');
 

@@ -4,7 +4,7 @@ import { startRedisServer } from '@strata-cache/redis-testkit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { busChannel, RedisCacheAdapter, RedisPubSubBus } from '../src/index.js';
-import { WRITE_SCRIPT } from '../src/redis-write-gatherer.js';
+import { WRITE_SCRIPT } from '../src/internal/write-gatherer.js';
 
 const redis = inject('redis');
 const closers: Array<() => Promise<unknown>> = [];

@@ -4,7 +4,7 @@ import {
   MalformedBusMessageError,
   SerializationError,
 } from '@strata-cache/core';
-import { uniqueNamespace } from '@strata-cache/core/testing';
+import { readEntry, uniqueNamespace } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
 import { busChannel, RedisCacheAdapter, RedisPubSubBus } from '@strata-cache/redis';
 import { TieredCache } from '@strata-cache/tiered';
@@ -645,7 +645,7 @@ describe('data we did not write', () => {
   it('a key of another Redis type (a hash) under our namespace: every read answers a miss (MGET reads it as nil), set replaces it', async () => {
     await raw.hset(`${namespace}:hash`, 'field', 'value');
     expect(await adapter.get('hash')).toBeUndefined();
-    expect(await adapter.getEntry('hash')).toBeUndefined();
+    expect(await readEntry(adapter, 'hash')).toBeUndefined();
     expect(await adapter.getMany(['hash'])).toEqual(new Map());
     const errorsBefore = tieredErrors.length;
     expect(await tiered.get('hash')).toBeUndefined();

@@ -1,4 +1,4 @@
-export { LocalBus, LocalBusChannel, type LocalBusChannelOptions, type LocalBusOptions } from './local-bus.js';
+export type { TierOptions } from './tier.js';
 export { TieredCache, type TieredCacheOptions } from './tiered-cache.js';
 export type {
   TieredCacheEvents,
@@ -11,4 +11,3 @@ export type {
   TieredSetEvent,
   TieredSuspendEvent,
 } from './tiered-events.js';
-export type { TierOptions } from './tiers.js';

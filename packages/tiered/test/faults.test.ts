@@ -23,7 +23,7 @@ describe('TieredCache when L2 fails (SPEC: Faults)', () => {
       [50, false],
     ] as const) {
       const { tier, state } = faultyL2();
-      Object.defineProperty(tier, 'callBoundMs', { value: callBoundMs });
+      tier.store.callBoundMs = callBoundMs;
       const cache = new TieredCache({ tiers: [new MemoryCacheAdapter(), tier], timeoutMs: 100 });
       cache.on('error', () => {});
       state.mode = 'hung';

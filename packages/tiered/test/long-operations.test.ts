@@ -15,7 +15,7 @@ function slowWalkingL2(walkMs: number, callBoundMs?: number) {
   const tier = new DelayedTier(inner, async (label) => {
     if (/^(deletePattern|clear).* request$/.test(label)) await sleep(walkMs);
   });
-  if (callBoundMs !== undefined) Object.defineProperty(tier, 'callBoundMs', { value: callBoundMs });
+  if (callBoundMs !== undefined) tier.store.callBoundMs = callBoundMs;
   return { inner, tier };
 }
 
@@ -36,7 +36,7 @@ describe('TieredCache long operations (SPEC: Long operations)', () => {
       if (label === 'setMany request') await sleep(300);
     });
     // Its bound is above the cache's time limit: single calls get the cache's limit, batches are the tier's own.
-    Object.defineProperty(slowBatches, 'callBoundMs', { value: 5_000 });
+    slowBatches.store.callBoundMs = 5_000;
     const cache = new TieredCache({ tiers: [new MemoryCacheAdapter(), slowBatches], timeoutMs: 100 });
     await cache.setMany({ a: 1, b: 2 });
     expect(await inner.getMany(['a', 'b'])).toEqual(

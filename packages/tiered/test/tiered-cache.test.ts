@@ -1,5 +1,5 @@
 import { LocalBus, LocalBusChannel, StrataCodec } from '@strata-cache/core';
-import { describeCacheProtocol, ManualClock } from '@strata-cache/core/testing';
+import { describeCacheProtocol, ManualClock, readEntry } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
@@ -74,10 +74,10 @@ describe('TieredCache specifics', () => {
           const cache = new TieredCache({ tiers: [{ cache: l1, maxTtl }, l2] });
           await l2.set('k', { v: 1 }, ttlMs === undefined ? undefined : ttlMs / 1000);
           clock.advance(Math.min(ageMs, (ttlMs ?? Number.POSITIVE_INFINITY) - 1));
-          const left = (await l2.getEntry('k'))!.ttlMs;
+          const left = (await readEntry(l2, 'k'))!.ttlMs;
           const read = viaGetMany ? (await cache.getMany(['k'])).get('k') : await cache.get('k');
           expect(read).toEqual({ v: 1 });
-          const filled = await l1.getEntry('k');
+          const filled = await readEntry(l1, 'k');
           expect(filled?.ttlMs).toBe(Math.min(left ?? Number.POSITIVE_INFINITY, maxTtl * 1000));
         },
       ),
@@ -96,8 +96,8 @@ describe('TieredCache specifics', () => {
     await cache.setMany({ m: 2 }, 1);
     for (const key of ['k', 'm']) {
       // L2 counted its second from the write, 300 ms or more before the reply arrived: L1 has no more than it left.
-      const l1Left = (await l1.getEntry(key))!.ttlMs!;
-      const l2Left = (await inner.getEntry(key))!.ttlMs!;
+      const l1Left = (await readEntry(l1, key))!.ttlMs!;
+      const l2Left = (await readEntry(inner, key))!.ttlMs!;
       expect(l2Left).toBeLessThan(750);
       expect(l1Left).toBeLessThanOrEqual(l2Left);
     }
@@ -134,8 +134,8 @@ describe('TieredCache specifics', () => {
     const l1 = new MemoryCacheAdapter();
     const l2 = new MemoryCacheAdapter();
     const asked: string[][] = [];
-    const original = l2.getManyEntries.bind(l2);
-    l2.getManyEntries = (keys) => {
+    const original = l2.store.getMany.bind(l2.store);
+    l2.store.getMany = (keys) => {
       asked.push([...keys]);
       return original(keys);
     };
@@ -230,9 +230,9 @@ describe('TieredCache writes without a paired bus', () => {
   it('send the invalidation once the write took effect, and do not wait for the bus to acknowledge it', async () => {
     const events: string[] = [];
     const l2 = new MemoryCacheAdapter();
-    const set = l2.set.bind(l2);
-    l2.set = async (...args: Parameters<typeof set>) => {
-      await set(...args);
+    const set = l2.store.set.bind(l2.store);
+    l2.store.set = (...args: Parameters<typeof set>) => {
+      set(...args);
       events.push('l2 set');
     };
     const bus = {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type CacheProtocol, SerializationError, StrataCodec } from '@strata-cache/core';
-import { describeCacheProtocol, uniqueNamespace } from '@strata-cache/core/testing';
+import { describeCacheProtocol, readEntry, uniqueNamespace } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
 import { RedisCacheAdapter, RedisPubSubBus } from '@strata-cache/redis';
 import { startTcpProxy } from '@strata-cache/redis-testkit';
@@ -21,7 +21,8 @@ type Topology = { url: string } | { cluster: { nodes: Array<{ host: string; port
 
 function tiered(namespace: string, where: Topology, maxTtl = 60): TieredCache {
   const l2 = new RedisCacheAdapter({ ...where, namespace });
-  const bus = new RedisPubSubBus({ ...where, namespace });
+  // Built on the adapter: the bus publishes through its connection, and its writes carry their invalidations.
+  const bus = new RedisPubSubBus({ adapter: l2 });
   const cache = new TieredCache({ tiers: [new MemoryCacheAdapter({ namespace }), l2], bus, maxTtl });
   resources.set(cache, [cache, bus, l2]);
   opened.push(cache, bus, l2);
@@ -179,7 +180,7 @@ describe('TieredCache instances over real Redis', () => {
   it('a write and its invalidation share one command, and no one hears of the write before Redis applied it', async () => {
     const namespace = uniqueNamespace();
     const l2 = new RedisCacheAdapter({ url: redis.url, namespace });
-    const bus = new RedisPubSubBus({ url: redis.url, namespace });
+    const bus = new RedisPubSubBus({ adapter: l2 });
     const a = new TieredCache({ tiers: [new MemoryCacheAdapter({ namespace }), l2], bus });
     opened.push(a, bus, l2);
     await a.ready();
@@ -251,7 +252,7 @@ describe('TieredCache instances over real Redis', () => {
       await cache.get(key);
       // The L1 entry must be gone no later than Redis lets the key go: both as absolute times on this host's clock
       // (Redis runs here), each bounded on the safe side by when it was read.
-      const entry = l1.getEntry(key);
+      const entry = readEntry(l1, key);
       const l1Read = Date.now();
       const redisRead = Date.now();
       const pttl = await raw.pttl(`${namespace}:${key}`);

@@ -33,6 +33,7 @@ export {
   unserializableArb,
   valueArb,
 } from './arbitraries.js';
+export { type ReadEntry, readEntries, readEntry } from './entries.js';
 export { expectSerializationError, expectValidationError } from './expect-error.js';
 export type { CacheFactoryContext, CacheProtocolSuiteOptions, Law, LawContext, LawGroup } from './harness.js';
 export { defaultNumRuns, ManualClock, seedFromEnv } from './harness.js';

@@ -1,24 +1,41 @@
-import type { CacheEntry, CacheItems, CacheProtocol, EntryReader } from '@strata-cache/core';
+import {
+  type CacheStore,
+  type Entry,
+  type EntryWrite,
+  type InvalidationBus,
+  StoreCache,
+  type StoreWriteOptions,
+} from '@strata-cache/core';
+import type { MemoryCacheAdapter } from '@strata-cache/memory';
 
 /** Called around every operation: `before` models the request's trip, `after` the reply's. */
 export type Delay = (label: string) => Promise<void>;
 
 /**
- * One instance's view of a shared tier: every call reaches the shared tier only after `delay('… request')`, and
- * its reply reaches the caller only after `delay('… reply')`. Tests pass a scheduler or a gate as `delay`, so
- * that a read can be answered by the shared tier before a concurrent write, and delivered after it.
+ * One instance's view of a shared store: every call reaches the shared store only after `delay('… request')`, and
+ * its reply reaches the caller only after `delay('… reply')`. Tests pass a scheduler or a gate as `delay`, so that a
+ * read can be answered by the shared store before a concurrent write, and delivered after it. With `announceOn`, it
+ * announces its writes on that bus the way the Redis store does: right after applying them, before any later call is
+ * applied, without waiting for the reply.
  */
-export class DelayedTier implements CacheProtocol, EntryReader {
+export class DelayedStore implements CacheStore {
+  /** Settles once every call issued so far has reached the shared store and run there (or failed). */
+  #issued: Promise<void> = Promise.resolve();
+  /** What it declares about its calls' time; tests set it to see the cache trust (or not) a bound. */
+  callBoundMs: number | undefined = undefined;
+
   constructor(
-    readonly inner: CacheProtocol & EntryReader,
+    readonly inner: CacheStore,
     readonly delay: Delay,
+    readonly announceOn?: InvalidationBus,
   ) {}
 
-  /** Settles once every call issued so far has reached the shared tier and run there (or failed). */
-  #issued: Promise<void> = Promise.resolve();
-
-  #call<R>(name: string, run: () => Promise<R>): Promise<R> {
-    const applied = this.delay(`${name} request`).then(run);
+  #call<R>(name: string, run: () => R | Promise<R>, announce?: () => void): Promise<R> {
+    const applied = this.delay(`${name} request`).then(async () => {
+      const result = await run();
+      announce?.();
+      return result;
+    });
     this.#issued = Promise.allSettled([this.#issued, applied]).then(() => {});
     return applied.then(async (result) => {
       await this.delay(`${name} reply`);
@@ -26,50 +43,72 @@ export class DelayedTier implements CacheProtocol, EntryReader {
     });
   }
 
-  /**
-   * Resolves once every call issued so far has been applied by the shared tier: what a message sent on the same
-   * Redis connection right after them waits for (see `PairedBus`).
-   */
-  whenIssuedApplied(): Promise<void> {
-    return this.#issued;
+  #announcing(keys: readonly string[], options: StoreWriteOptions | undefined): (() => void) | undefined {
+    const bus = options?.announce;
+    if (bus === undefined || bus !== this.announceOn) return undefined;
+    return () => void bus.publish({ kind: 'keys', keys });
   }
 
-  get<T>(key: string): Promise<T | undefined> {
-    return this.#call(`get(${key})`, () => this.inner.get<T>(key));
+  now(): number {
+    return this.inner.now();
   }
-  getEntry<T>(key: string): Promise<CacheEntry<T> | undefined> {
-    return this.#call(`getEntry(${key})`, () => this.inner.getEntry<T>(key));
+  get(key: string): Promise<Entry | undefined> {
+    return this.#call(`getEntry(${key})`, () => this.inner.get(key));
   }
-  getManyEntries<T>(keys: readonly string[]): Promise<Map<string, CacheEntry<T>>> {
-    return this.#call(`getManyEntries(${keys})`, () => this.inner.getManyEntries<T>(keys));
+  getMany(keys: readonly string[]): Promise<Array<Entry | undefined>> {
+    return this.#call(`getManyEntries(${keys})`, () => this.inner.getMany(keys));
   }
-  set(key: string, value: unknown, ttl?: number | null): Promise<void> {
-    return this.#call(`set(${key})`, () => this.inner.set(key, value, ttl));
+  set(key: string, entry: EntryWrite, options?: StoreWriteOptions): Promise<void> {
+    return this.#call(`set(${key})`, () => this.inner.set(key, entry), this.#announcing([key], options));
   }
-  delete(key: string): Promise<void> {
-    return this.#call(`delete(${key})`, () => this.inner.delete(key));
+  setMany(entries: ReadonlyArray<readonly [string, EntryWrite]>, options?: StoreWriteOptions): Promise<void> {
+    const keys = entries.map(([key]) => key);
+    return this.#call('setMany', () => this.inner.setMany(entries), this.#announcing(keys, options));
   }
-  exists(key: string): Promise<boolean> {
-    return this.#call(`exists(${key})`, () => this.inner.exists(key));
+  compareAndSet(key: string, expected: string | null, entry: EntryWrite | null): Promise<boolean> {
+    return this.#call(`compareAndSet(${key})`, () => this.inner.compareAndSet(key, expected, entry));
   }
-  getMany<T>(keys: readonly string[]): Promise<Map<string, T>> {
-    return this.#call(`getMany(${keys})`, () => this.inner.getMany<T>(keys));
+  delete(keys: readonly string[], options?: StoreWriteOptions): Promise<number> {
+    return this.#call(`delete(${keys})`, () => this.inner.delete(keys), this.#announcing(keys, options));
   }
-  setMany(items: CacheItems, ttl?: number | null): Promise<void> {
-    return this.#call('setMany', () => this.inner.setMany(items, ttl));
+  scan(pattern: string): AsyncIterable<readonly string[]> {
+    return this.inner.scan(pattern);
   }
-  deletePattern(pattern: string): Promise<number> {
-    return this.#call(`deletePattern(${pattern})`, () => this.inner.deletePattern(pattern));
+  announcesOn(bus: InvalidationBus): boolean {
+    return bus === this.announceOn;
   }
-  ttl(key: string): Promise<number | undefined> {
-    return this.#call(`ttl(${key})`, () => this.inner.ttl(key));
+  async close(): Promise<void> {}
+}
+
+/**
+ * A tier over a shared memory cache's store, seen through a {@link DelayedStore}; its `deletePattern` and `clear` are
+ * delayed as one call each (`deletePattern(…)`, `clear`), as a walk of a large keyspace is.
+ */
+export class DelayedTier extends StoreCache {
+  declare readonly store: DelayedStore;
+
+  constructor(inner: MemoryCacheAdapter, delay: Delay, announceOn?: InvalidationBus) {
+    super(new DelayedStore(inner.store, delay, announceOn), { codec: inner.codec });
   }
-  clear(): Promise<void> {
-    return this.#call('clear', () => this.inner.clear());
+
+  override deletePattern(pattern: string): Promise<number> {
+    return this.#walk(`deletePattern(${pattern})`, () => super.deletePattern(pattern));
+  }
+
+  override clear(): Promise<void> {
+    return this.#walk('clear', () => super.clear());
+  }
+
+  async #walk<R>(name: string, run: () => Promise<R>): Promise<R> {
+    const { delay } = this.store;
+    await delay(`${name} request`);
+    const result = await run();
+    await delay(`${name} reply`);
+    return result;
   }
 }
 
-/** A delay that holds every reply (not request: the shared tier still executes it) while the gate is closed. */
+/** A delay that holds every reply (not request: the shared store still executes it) while the gate is closed. */
 export class Gate {
   #open: Promise<void> | undefined;
   #release: (() => void) | undefined;

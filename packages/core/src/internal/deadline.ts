@@ -1,4 +1,4 @@
-import { CacheUnavailableError, toUnavailableError } from './errors.js';
+import { CacheUnavailableError, toUnavailableError } from '../errors.js';
 
 interface Pending {
   readonly operation: string;

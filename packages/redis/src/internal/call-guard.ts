@@ -1,4 +1,5 @@
-import { CacheUnavailableError, DeadlineSweeper } from '@strata-cache/core';
+import { CacheUnavailableError } from '@strata-cache/core';
+import { DeadlineSweeper } from '@strata-cache/core/internal';
 
 /** The part of an ioredis client the guard watches. */
 export interface GuardedClient {

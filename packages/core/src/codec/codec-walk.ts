@@ -1,4 +1,4 @@
-import { SerializationError } from './errors.js';
+import { SerializationError } from '../errors.js';
 
 /** The key that marks a tag object in stored JSON; every own `$t` key of a user object is escaped. */
 export const TAG_KEY = '$t';

@@ -1,6 +1,6 @@
+import { TickBatcher } from '@strata-cache/core/internal';
 import type { Cluster, Redis } from 'ioredis';
 import { batchesOf, isRedirection, type MasterBatch, refreshSlots } from './cluster-routing.js';
-import { type Deferred, deferred } from './deferred.js';
 import { isScriptRefused, LuaScript, replyError } from './lua-script.js';
 
 /**
@@ -57,7 +57,7 @@ const WRITE_ONE = new LuaScript(WRITE_ONE_SCRIPT);
 /** The most writes one batch carries; more in one tick make several, sent back to back. */
 const GATHER_LIMIT = 256;
 
-/** How a paired bus announces writes: a message naming the keys, built when it is sent (it numbers them). */
+/** How a bus announces writes: messages naming the keys, built when they are sent (it numbers them). */
 export interface Announcer {
   /** The channel messages go to. */
   readonly channel: string;
@@ -79,176 +79,98 @@ interface Write {
   readonly text: string;
   /** TTL in ms, or empty. */
   readonly ttl: string;
+  /** The bus announcing this write in the command that carries it, if any. */
+  readonly announcer: Announcer | undefined;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
-}
-
-/** A bus's invalidation riding in a batch: the keys it names, and its callers. */
-interface Announcement {
-  readonly keys: Set<string>;
-  readonly done: Deferred<void>;
-}
-
-interface Batch {
-  readonly writes: Write[];
-  /** The keys (without prefix) that have a write in this batch. */
-  readonly written: Set<string>;
-  readonly announced: Map<Announcer, Announcement>;
-}
-
-/** The gatherer of each adapter, so that a bus paired with it can announce the writes it carries. */
-const gatherers = new WeakMap<object, RedisWriteGatherer>();
-
-/**
- * Puts `announcer`'s invalidation of `keys` into the commands that carry their pending writes of `owner` (an
- * adapter), so that each command writes, then publishes it; resolves once every such command has run. `undefined`,
- * having attached nothing, unless every key has a write waiting to be sent (a write still waiting for the
- * connection is not).
- */
-export function announceBehind(
-  owner: object,
-  keys: readonly string[],
-  announcer: Announcer,
-): Promise<void> | undefined {
-  return gatherers.get(owner)?.announce(keys, announcer);
 }
 
 /**
  * Single-key writes (SET and UNLINK). Writes issued within one tick are gathered and sent when the tick ends: per
  * master (one on a standalone or Sentinel server), a lone write as itself and several as one Lua script, where each
- * would otherwise cost a command of its own. A paired bus may attach the invalidation of those writes (see
- * {@link announceBehind}): the script then publishes it after writing, so that a write and its announcement are one
- * command, and no one hears of a write before it took effect. Each key is written exactly as its own command would
- * write it, and each caller hears of its own write: on a Cluster, a write its node no longer serves is sent again,
- * alone, to the master that does (the others of its script were done and are not repeated).
+ * would otherwise cost a command of its own. A write may name a bus to announce it: the command carrying it then
+ * publishes its invalidation after writing, so that a write and its announcement are one command, and no one hears
+ * of a write before it took effect. Each key is written exactly as its own command would write it, and each caller
+ * hears of its own write: on a Cluster, a write its node no longer serves is sent again, alone, to the master that
+ * does (the others of its script were done and are not repeated), and announced by that command.
  */
 export class RedisWriteGatherer {
   readonly #client: Redis | Cluster;
   readonly #prefix: string;
-  #batch: Batch | undefined;
+  readonly #gatherer: TickBatcher<Write[]>;
   #scriptRefused = false;
 
-  /** `owner` is the adapter, whose keys are stored under `prefix`: {@link announceBehind} of it reaches this gatherer. */
-  constructor(client: Redis | Cluster, owner: object, prefix: string) {
+  /** Keys are stored under `prefix`. */
+  constructor(client: Redis | Cluster, prefix: string) {
     this.#client = client;
     this.#prefix = prefix;
-    gatherers.set(owner, this);
+    this.#gatherer = new TickBatcher<Write[]>(
+      () => [],
+      (writes) => this.#flush(writes),
+      (writes) => writes.length >= GATHER_LIMIT,
+    );
   }
 
   /** Stores `text` under `key` for `ttlMs` (none: no expiry), with the other writes of this tick. */
-  set(key: string, text: string, ttlMs: number | undefined): Promise<void> {
-    return this.#add(key, 's', text, ttlMs === undefined ? '' : String(ttlMs));
+  set(key: string, text: string, ttlMs: number | undefined, announcer?: Announcer): Promise<void> {
+    return this.#add(key, 's', text, ttlMs === undefined ? '' : String(ttlMs), announcer);
   }
 
   /** Removes `key` (UNLINK), with the other writes of this tick. */
-  delete(key: string): Promise<void> {
-    return this.#add(key, 'd', '', '');
+  delete(key: string, announcer?: Announcer): Promise<void> {
+    return this.#add(key, 'd', '', '', announcer);
   }
 
-  /** See {@link announceBehind}. */
-  announce(keys: readonly string[], announcer: Announcer): Promise<void> | undefined {
-    const batch = this.#batch;
-    if (batch === undefined) return undefined;
-    for (const key of keys) if (!batch.written.has(key)) return undefined;
-    let announcement = batch.announced.get(announcer);
-    if (announcement === undefined) {
-      announcement = { keys: new Set(), done: deferred<void>() };
-      batch.announced.set(announcer, announcement);
-    }
-    for (const key of keys) announcement.keys.add(key);
-    return announcement.done.promise;
-  }
-
-  #add(key: string, op: string, text: string, ttl: string): Promise<void> {
-    let batch = this.#batch;
-    if (batch === undefined) {
-      const created: Batch = { writes: [], written: new Set(), announced: new Map() };
-      this.#batch = batch = created;
-      // After every promise reaction of this tick, so that concurrent writes (and their announcements) join it.
-      process.nextTick(() => this.#flush(created));
-    }
-    const { writes } = batch;
-    batch.written.add(key);
+  #add(key: string, op: string, text: string, ttl: string, announcer: Announcer | undefined): Promise<void> {
+    const writes = this.#gatherer.current();
     const written = new Promise<void>((resolve, reject) => {
-      writes.push({ key, fullKey: this.#prefix + key, op, text, ttl, resolve, reject });
+      writes.push({ key, fullKey: this.#prefix + key, op, text, ttl, announcer, resolve, reject });
     });
-    if (writes.length >= GATHER_LIMIT) this.#flush(batch);
+    this.#gatherer.sendIfFull();
     return written;
   }
 
-  #flush(batch: Batch): void {
-    if (this.#batch !== batch) return;
-    this.#batch = undefined;
-    if (batch.writes.length === 1 && !this.#client.isCluster && !this.#scriptRefused) {
-      this.#sendLone(batch);
-      return;
-    }
-    const announced = new Map([...batch.announced].map(([announcer, { keys }]) => [announcer, keys]));
-    void this.#sendAll(batch.writes, announced, true).then((failure) => {
-      for (const { done } of batch.announced.values()) {
-        if (failure === undefined) done.resolve();
-        else done.reject(failure);
-      }
-    });
+  #flush(writes: Write[]): void {
+    if (writes.length === 1 && !this.#client.isCluster && !this.#scriptRefused) this.#sendLone(writes[0]!);
+    else void this.#sendAll(writes, true);
   }
 
   /**
    * The common case of a standalone server, one write in the tick (a sequential caller): straight to one command,
    * without the routing and bookkeeping a batch needs.
    */
-  #sendLone(batch: Batch): void {
-    const write = batch.writes[0]!;
+  #sendLone(write: Write): void {
     const client = this.#client as Redis;
-    if (batch.announced.size === 0) {
+    if (write.announcer === undefined) {
       this.#sendPlain(client, write).then(write.resolve, write.reject);
       return;
     }
-    const messages: string[] = [];
-    for (const [announcer] of batch.announced)
-      for (const message of announcer.messages([write.key], undefined))
-        messages.push(announcer.channel, message);
-    const announced = [...batch.announced.values()];
+    const messages = messagesOf([write], undefined);
     WRITE_ONE.run(client, 1, [write.fullKey, write.op, write.text, write.ttl, ...messages]).then(
       (reply) => {
         // The script ran, so the messages went out, whatever the write met.
         if (reply === 1) write.resolve();
         else write.reject(replyError(reply));
-        for (const { done } of announced) done.resolve();
       },
       (error: unknown) => {
         if (!isScriptRefused(error)) {
           write.reject(error);
-          for (const { done } of announced) done.reject(error);
           return;
         }
         // Refused before running: the write and then the same messages go as plain commands, now and from then on.
         this.#scriptRefused = true;
-        this.#sendOneByOne(client, [write], messages).then(
-          () => {
-            for (const { done } of announced) done.resolve();
-          },
-          (failure: unknown) => {
-            write.reject(failure);
-            for (const { done } of announced) done.reject(failure);
-          },
-        );
+        this.#sendOneByOne(client, [write], messages).catch(write.reject);
       },
     );
   }
 
   /**
-   * Sends `writes` (one command per master), each with its share of the announcements, and settles every caller.
-   * Resolves to the first failure of a command carrying an announcement (`undefined`: every one ran); never
-   * rejects. `retry`: writes a master refused as not its own are sent once more, after reloading the slot table,
-   * announced by the command that then carries them.
+   * Sends `writes` (one command per master), each with the messages announcing its writes, and settles every
+   * caller; never rejects. `retry`: writes a master refused as not its own are sent once more, after reloading the
+   * slot table, announced by the command that then carries them.
    */
-  async #sendAll(
-    writes: readonly Write[],
-    announced: ReadonlyMap<Announcer, ReadonlySet<string>>,
-    retry: boolean,
-  ): Promise<unknown> {
+  async #sendAll(writes: readonly Write[], retry: boolean): Promise<void> {
     const moved: Write[] = [];
-    let failure: unknown;
     try {
       const fullKeys = writes.map((w) => w.fullKey);
       let batches = batchesOf(this.#client, fullKeys);
@@ -260,9 +182,8 @@ export class RedisWriteGatherer {
         batches.map(async (batch) => {
           const mine = positionsOf(batch).map((p) => writes[p]!);
           try {
-            moved.push(...(await this.#sendTo(batch, mine, announced)));
+            moved.push(...(await this.#sendTo(batch, mine)));
           } catch (error) {
-            if (carriesAnnouncement(mine, announced)) failure ??= error;
             // Refused whole as not this master's (MOVED, a replica now): nothing ran, so it may be sent again.
             if (retry && isRedirection(error)) moved.push(...mine);
             else for (const write of mine) write.reject(error);
@@ -270,24 +191,16 @@ export class RedisWriteGatherer {
         }),
       );
     } catch (error) {
-      failure ??= error;
       for (const write of writes) write.reject(error);
     }
-    if (moved.length === 0) return failure;
+    if (moved.length === 0) return;
     if (!retry) {
       const error = new Error('the Cluster moved these keys twice while they were written');
       for (const write of moved) write.reject(error);
-      return failure ?? error;
+      return;
     }
     await refreshSlots(this.#client);
-    const again = new Map<Announcer, ReadonlySet<string>>();
-    for (const [announcer, keys] of announced) {
-      const mine = moved.filter((w) => keys.has(w.key)).map((w) => w.key);
-      if (mine.length > 0) again.set(announcer, new Set(mine));
-    }
-    const retried = await this.#sendAll(moved, again, false);
-    // A whole command refused as MOVED published nothing: its announcements went with the retry instead.
-    return retried ?? (isRedirection(failure) ? undefined : failure);
+    await this.#sendAll(moved, false);
   }
 
   /**
@@ -295,20 +208,11 @@ export class RedisWriteGatherer {
    * keys, in this master's stream); settles each write that ran or failed there, and returns the ones the master
    * refused as not its own. Rejects when the command as a whole failed.
    */
-  async #sendTo(
-    batch: MasterBatch,
-    writes: readonly Write[],
-    announced: ReadonlyMap<Announcer, ReadonlySet<string>>,
-  ): Promise<Write[]> {
+  async #sendTo(batch: MasterBatch, writes: readonly Write[]): Promise<Write[]> {
     const node = batch.node!;
     const stream = this.#client.isCluster ? `${node.options.host}:${node.options.port}` : undefined;
     // Numbered now, as they are written to the connection: each stream's messages leave in the order of their numbers.
-    const messages: string[] = [];
-    for (const [announcer, keys] of announced) {
-      const mine = writes.filter((w) => keys.has(w.key)).map((w) => w.key);
-      if (mine.length === 0) continue;
-      for (const message of announcer.messages(mine, stream)) messages.push(announcer.channel, message);
-    }
+    const messages = messagesOf(writes, stream);
     if (writes.length === 1 && messages.length === 0) {
       await this.#sendPlain(node, writes[0]!);
       writes[0]!.resolve();
@@ -369,13 +273,25 @@ export class RedisWriteGatherer {
   }
 }
 
-/** Whether any of `writes` is announced. */
-function carriesAnnouncement(
-  writes: readonly Write[],
-  announced: ReadonlyMap<Announcer, ReadonlySet<string>>,
-): boolean {
-  for (const keys of announced.values()) for (const write of writes) if (keys.has(write.key)) return true;
-  return false;
+/**
+ * The channel and message pairs announcing `writes` in `stream`: one message (or several, when too large) per bus,
+ * naming the keys it announces.
+ */
+export function messagesOf(
+  writes: ReadonlyArray<{ key: string; announcer?: Announcer | undefined }>,
+  stream: string | undefined,
+): string[] {
+  const byAnnouncer = new Map<Announcer, string[]>();
+  for (const { key, announcer } of writes) {
+    if (announcer === undefined) continue;
+    const keys = byAnnouncer.get(announcer);
+    if (keys === undefined) byAnnouncer.set(announcer, [key]);
+    else keys.push(key);
+  }
+  const pairs: string[] = [];
+  for (const [announcer, keys] of byAnnouncer)
+    for (const message of announcer.messages(keys, stream)) pairs.push(announcer.channel, message);
+  return pairs;
 }
 
 /** The positions (in the caller's list) of a batch's keys. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { closedError } from '../errors.js';
 import {
   BUS_WIRE_VERSION,
   type BusListener,
@@ -8,7 +9,6 @@ import {
   type Invalidation,
   type InvalidationBus,
 } from './bus.js';
-import { closedError } from './errors.js';
 
 /** Options of {@link LocalBusChannel}. */
 export interface LocalBusChannelOptions {

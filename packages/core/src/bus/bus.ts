@@ -1,5 +1,5 @@
-import { CacheError } from './errors.js';
-import { escapeGlob } from './glob.js';
+import { CacheError } from '../errors.js';
+import { escapeGlob } from '../glob.js';
 
 /** The version of the bus wire format; it is part of the channel name, so a rolling upgrade never mis-parses. */
 export const BUS_WIRE_VERSION = 1;
@@ -99,32 +99,6 @@ export interface InvalidationBus {
   subscribe(listener: BusListener, options?: BusSubscribeOptions): Promise<() => void>;
   /** Stops delivering and releases what the bus opened. */
   close(): Promise<void>;
-}
-
-/**
- * A bus that can publish an invalidation together with the cache writes it announces (in the very command that
- * writes them, for the Redis bus and adapter): a write and its invalidation then cost one round trip, and the
- * invalidation still reaches no one before the write took effect.
- */
-export interface OrderedBus extends InvalidationBus {
-  /**
-   * Checks whether this bus can publish behind `cache`'s calls (it talks to the very server `cache` writes to) and,
-   * if so, pairs with it. Resolves to whether it did; never rejects.
-   */
-  pairWith(cache: unknown): Promise<boolean>;
-  /**
-   * Publishes `invalidation` with the writes of its keys just issued on the paired `cache`, so that no endpoint
-   * receives it before they took effect. Returns `undefined`, having sent nothing, when it cannot promise that
-   * right now (not paired with `cache`, or those writes are not waiting to be sent): the caller then waits for its
-   * write and uses `publish`.
-   */
-  publishBehind(cache: unknown, invalidation: Invalidation): Promise<void> | undefined;
-}
-
-/** True when `bus` implements {@link OrderedBus}. */
-export function isOrderedBus(bus: InvalidationBus): bus is OrderedBus {
-  const candidate = bus as Partial<OrderedBus>;
-  return typeof candidate.pairWith === 'function' && typeof candidate.publishBehind === 'function';
 }
 
 /** How many characters of a too-long key the pattern that replaces it keeps (see {@link invalidationsOfKeys}). */
@@ -233,40 +207,5 @@ export function decodeBusMessage(text: unknown): BusMessage {
       return { ...head, kind: 'clear' };
     default:
       throw new MalformedBusMessageError(`unknown kind ${String(m.kind)}`);
-  }
-}
-
-/**
- * Tracks the last sequence number seen per origin (and stream) and tells when one was skipped (a lost message).
- * Memory is bounded: origins not heard from in a while are forgotten once `maxOrigins` streams are tracked.
- */
-export class SequenceTracker {
-  readonly #last = new Map<string, number>();
-  readonly #maxOrigins: number;
-
-  constructor(maxOrigins = 10_000) {
-    this.#maxOrigins = maxOrigins;
-  }
-
-  /**
-   * Records `message`; true when it follows the previous message of its origin and stream without a gap (or is the
-   * first).
-   */
-  accept(message: Pick<BusMessage, 'origin' | 'seq' | 'stream'>): boolean {
-    // The origin's length first, so that no two (origin, stream) pairs share an id (a stream is never empty).
-    const id = `${message.origin.length}:${message.origin}${message.stream ?? ''}`;
-    const last = this.#last.get(id);
-    if (last !== undefined) this.#last.delete(id);
-    else if (this.#last.size >= this.#maxOrigins) {
-      const oldest = this.#last.keys().next();
-      if (!oldest.done) this.#last.delete(oldest.value);
-    }
-    this.#last.set(id, Math.max(last ?? 0, message.seq));
-    return last === undefined || message.seq === last + 1;
-  }
-
-  /** Forgets every origin (after a reset, the next message of each origin starts afresh). */
-  reset(): void {
-    this.#last.clear();
   }
 }

@@ -1,5 +1,6 @@
 import { Buffer, constants } from 'node:buffer';
 import { types } from 'node:util';
+import { SerializationError } from '../errors.js';
 import { extraElementProperty, extraProperty, isEnumerable } from './codec-extras.js';
 import { readBase64, readDate, readMap, readRecord, readSet, viewByteLength } from './codec-read.js';
 import {
@@ -10,7 +11,6 @@ import {
   WalkFailure,
   withSegment,
 } from './codec-walk.js';
-import { SerializationError } from './errors.js';
 
 const { isDate, isMap, isProxy, isSet, isUint8Array } = types;
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cloneJson } from '../src/clone-json.js';
+import { cloneJson } from '../src/value-reader.js';
 
 /** Every object and array reachable from `value`. */
 function containers(value: unknown, found: Set<object> = new Set()): Set<object> {

@@ -1,6 +1,6 @@
+import { SerializationError } from '../errors.js';
 import { decodeText } from './codec-decode.js';
 import { encodeValue } from './codec-encode.js';
-import { SerializationError } from './errors.js';
 
 /**
  * The version of the stored format written by {@link StrataCodec} (see docs/codec.md). A change that an older

@@ -1,18 +1,12 @@
-import type { SerializationError } from '@strata-cache/core';
+import { type Entry, type EntryMeta, type SerializationError, unwrapEntry } from '@strata-cache/core';
+import { monotonicNow, TickBatcher } from '@strata-cache/core/internal';
 import type { Cluster, Redis } from 'ioredis';
 import { type MasterBatch, masterOf, withRedirects } from './cluster-routing.js';
 import { isScriptRefused, LuaScript } from './lua-script.js';
 import type { RedisClock } from './redis-clock.js';
-import { unwrapEntry } from './stored-entry.js';
-
-/** A stored value: the codec's text, with its remaining TTL in ms (`undefined`: no expiry). */
-export interface RawEntry {
-  readonly text: string;
-  readonly ttlMs: number | undefined;
-}
 
 /** What a read finds under a key: an entry, nothing, or a text that is not a well-formed envelope. */
-export type ReadResult = RawEntry | SerializationError | undefined;
+export type ReadResult = Entry | SerializationError | undefined;
 
 /**
  * The value and PTTL of every key, atomically (a key cannot expire between the two), in one command: MGET plus a
@@ -64,20 +58,18 @@ const SCRIPT_KEYS = 1000;
 /** The reads gathered in one tick, and their callers (a key asked for twice is read twice). */
 interface Gathered {
   readonly keys: string[];
-  /** Whether the caller at each position needs the TTL. */
-  readonly ttl: boolean[];
   readonly resolves: Array<(result: ReadResult) => void>;
   readonly rejects: Array<(error: unknown) => void>;
 }
 
-/** A stored text that carries no expiry, read where the TTL is needed: it must be read again with its PTTL. */
+/** A stored text that carries no expiry: it must be read again with its PTTL. */
 const AGAIN: unique symbol = Symbol('again');
 
 /**
- * Reads values, with their remaining TTLs where asked, from Redis. A value Strata wrote carries its absolute
- * expiry (see `stored-entry.ts`), so a read is one GET or MGET: its TTL is the expiry less Redis's time now, as
- * bounded by the {@link RedisClock}. A text without an expiry of its own is read again together with its PTTL,
- * atomically.
+ * Reads entries from Redis. An entry Strata wrote carries its absolute expiry in Redis's clock (an envelope, see
+ * `wrapEntry`), so a read is one GET or MGET; its times are turned into this process's monotonic clock through the
+ * {@link RedisClock}'s bounds, so that none outlives the key in Redis. A text without an expiry of its own is read
+ * again together with its PTTL, atomically (with `plain`, every text is read so at once).
  *
  * Single-key reads issued within one tick are gathered and sent together when the tick ends: one MGET (on a
  * Cluster, one pipeline of MGETs per master) for all of them, where every read would otherwise cost a command.
@@ -85,55 +77,53 @@ const AGAIN: unique symbol = Symbol('again');
 export class RedisEntryReader {
   readonly #client: Redis | Cluster;
   readonly #clock: RedisClock;
+  /** Texts are stored without an envelope: read every one with its PTTL at once. */
+  readonly #plain: boolean;
+  readonly #gatherer: TickBatcher<Gathered>;
   #scriptRefused = false;
-  #gathered: Gathered | undefined;
 
-  constructor(client: Redis | Cluster, clock: RedisClock) {
+  constructor(client: Redis | Cluster, clock: RedisClock, plain: boolean) {
     this.#client = client;
     this.#clock = clock;
+    this.#plain = plain;
+    this.#gatherer = new TickBatcher<Gathered>(
+      () => ({ keys: [], resolves: [], rejects: [] }),
+      (gathered) => this.#send(gathered),
+      (gathered) => gathered.keys.length >= GATHER_LIMIT,
+    );
   }
 
-  /** What is stored under one full key (with its TTL when `ttl`), read together with this tick's other reads. */
-  readOne(fullKey: string, ttl: boolean): Promise<ReadResult> {
-    let gathered = this.#gathered;
-    if (gathered === undefined || gathered.keys.length >= GATHER_LIMIT) gathered = this.#gather();
-    const { keys, resolves, rejects } = gathered;
-    keys.push(fullKey);
-    gathered.ttl.push(ttl);
-    return new Promise<ReadResult>((resolve, reject) => {
-      resolves.push(resolve);
-      rejects.push(reject);
+  /** The entry under one full key, read together with this tick's other reads. */
+  readOne(fullKey: string): Promise<ReadResult> {
+    const gathered = this.#gatherer.current();
+    gathered.keys.push(fullKey);
+    const read = new Promise<ReadResult>((resolve, reject) => {
+      gathered.resolves.push(resolve);
+      gathered.rejects.push(reject);
     });
+    this.#gatherer.sendIfFull();
+    return read;
   }
 
-  /** What is stored under `fullKeys`, by position, with TTLs where `ttl`: one round trip per master. */
-  read(fullKeys: readonly string[], ttl: boolean | readonly boolean[]): Promise<ReadResult[]> {
+  /** The entries under `fullKeys`, by position: one round trip per master. */
+  read(fullKeys: readonly string[]): Promise<ReadResult[]> {
     const results = new Array<ReadResult>(fullKeys.length);
     return withRedirects(this.#client, fullKeys, async (batches) => {
-      await Promise.all(batches.map((batch) => this.#readBatch(batch, ttl, results)));
+      await Promise.all(batches.map((batch) => this.#readBatch(batch, results)));
       return results;
     });
   }
 
-  #gather(): Gathered {
-    const gathered: Gathered = { keys: [], ttl: [], resolves: [], rejects: [] };
-    this.#gathered = gathered;
-    // After every promise reaction of this tick, so that concurrent callers land in one batch.
-    process.nextTick(() => this.#send(gathered));
-    return gathered;
-  }
-
   #send(gathered: Gathered): void {
-    if (this.#gathered === gathered) this.#gathered = undefined;
-    const { keys, ttl, resolves, rejects } = gathered;
-    if (keys.length === 1 && !this.#client.isCluster) {
+    const { keys, resolves, rejects } = gathered;
+    if (keys.length === 1 && !this.#client.isCluster && !this.#plain) {
       // A lone read: GET, the cheapest command and reply (a key of another type answers WRONGTYPE, read as absent
-      // as MGET reads it). Only a text without an expiry of its own, read for its TTL, takes the general way.
+      // as MGET reads it). Only a text without an expiry of its own takes the general way.
       (this.#client as Redis).get(keys[0]!).then(
         (stored) => {
-          const result = stored === null ? undefined : this.#resultOf(stored, ttl[0]!, this.#latest());
+          const result = stored === null ? undefined : this.#resultOf(stored, this.#offset());
           if (result !== AGAIN) resolves[0]!(result);
-          else this.read(keys, ttl).then((results) => resolves[0]!(results[0]), rejects[0]!);
+          else this.read(keys).then((results) => resolves[0]!(results[0]), rejects[0]!);
         },
         (error: unknown) => {
           if (error instanceof Error && error.message.startsWith('WRONGTYPE')) resolves[0]!(undefined);
@@ -142,7 +132,7 @@ export class RedisEntryReader {
       );
       return;
     }
-    this.read(keys, ttl).then(
+    this.read(keys).then(
       (results) => {
         for (let i = 0; i < results.length; i++) resolves[i]!(results[i]);
       },
@@ -152,52 +142,59 @@ export class RedisEntryReader {
     );
   }
 
-  /** Redis's time now at the latest (no TTL computed from it outlives the value in Redis); unknown: `undefined`. */
-  #latest(): number | undefined {
-    return this.#clock.known ? this.#clock.latest() : undefined;
+  /**
+   * What to add to a time in Redis's clock to have it in this process's (never later than the moment Redis means);
+   * `undefined` while Redis's clock is not measured.
+   */
+  #offset(): number | undefined {
+    return this.#clock.known ? monotonicNow() - this.#clock.latest() : undefined;
   }
 
-  /** What `stored` holds, with its TTL from its envelope when `ttl`; {@link AGAIN} when it carries none. */
-  #resultOf(stored: string, ttl: boolean, latest: number | undefined): ReadResult | typeof AGAIN {
+  /** The entry `stored` holds, its times in this process's clock; {@link AGAIN} when it carries no expiry. */
+  #resultOf(stored: string, offset: number | undefined): ReadResult | typeof AGAIN {
     let unwrapped: ReturnType<typeof unwrapEntry>;
     try {
       unwrapped = unwrapEntry(stored);
     } catch (error) {
       return error as SerializationError;
     }
-    const { text, expiresAt } = unwrapped;
-    if (expiresAt === undefined || !ttl) return { text, ttlMs: undefined };
-    if (expiresAt === null || latest === undefined) return AGAIN;
-    return { text, ttlMs: Math.max(0, Math.floor(expiresAt - latest)) };
+    const { text, expiresAt, meta } = unwrapped;
+    if (expiresAt === null || (offset === undefined && (expiresAt !== undefined || meta !== undefined)))
+      return AGAIN;
+    return {
+      text,
+      expiresAt: expiresAt === undefined ? undefined : expiresAt + offset!,
+      meta: meta === undefined ? undefined : localMeta(meta, offset!),
+    };
   }
 
-  async #readBatch(
-    batch: MasterBatch,
-    ttl: boolean | readonly boolean[],
-    results: ReadResult[],
-  ): Promise<void> {
+  async #readBatch(batch: MasterBatch, results: ReadResult[]): Promise<void> {
     const node = masterOf(batch);
     const { keys, positions } = flatten(batch);
-    const texts = await mgetBatch(node, batch);
-    const latest = this.#latest();
-    const again: number[] = [];
-    for (let b = 0; b < texts.length; b++) {
-      const stored = texts[b];
-      if (stored === null || stored === undefined) continue;
-      const position = positions[b]!;
-      const result = this.#resultOf(stored, typeof ttl === 'boolean' ? ttl : ttl[position]!, latest);
-      if (result === AGAIN) again.push(b);
-      else results[position] = result;
+    let again: number[];
+    if (this.#plain) {
+      again = keys.map((_, b) => b);
+    } else {
+      const texts = await mgetBatch(node, batch);
+      const offset = this.#offset();
+      again = [];
+      for (let b = 0; b < texts.length; b++) {
+        const stored = texts[b];
+        if (stored === null || stored === undefined) continue;
+        const result = this.#resultOf(stored, offset);
+        if (result === AGAIN) again.push(b);
+        else results[positions[b]!] = result;
+      }
+      if (again.length === 0) return;
     }
-    if (again.length === 0) return;
-    const sent = performance.now();
+    const sent = monotonicNow();
     const replies = await this.#fetchWithPttl(
       node,
       again.map((b) => keys[b]!),
     );
-    // Redis counted each PTTL at some moment of the round trip; the caller counts from the reply on. Taking the whole
-    // round trip off (and Redis's millisecond rounding) keeps what the caller computes from outliving the key.
-    const elapsed = performance.now() - sent + PTTL_MARGIN_MS;
+    // Redis counted each PTTL at some moment of the round trip: counting it from before the request (less Redis's
+    // millisecond rounding) keeps the expiry from being later than the key's.
+    const base = sent - PTTL_MARGIN_MS;
     for (let i = 0; i < again.length; i++) {
       const position = positions[again[i]!]!;
       const stored = replies[2 * i] as string | null;
@@ -205,8 +202,14 @@ export class RedisEntryReader {
       results[position] = undefined;
       if (stored === null || pttl === -2) continue;
       try {
-        const ttlMs = pttl === -1 ? undefined : Math.max(0, Math.floor(pttl - elapsed));
-        results[position] = { text: unwrapEntry(stored).text, ttlMs };
+        const { text, meta } = unwrapEntry(stored);
+        const expiresAt = pttl === -1 ? undefined : base + pttl;
+        // Without a measured clock, the metadata's times cannot be placed: they are dropped.
+        results[position] = {
+          text,
+          expiresAt,
+          meta: meta === undefined ? undefined : localMeta(meta, this.#offset()),
+        };
       } catch (error) {
         results[position] = error as SerializationError;
       }
@@ -241,6 +244,23 @@ export class RedisEntryReader {
     // Keys are declared on a standalone server; on a Cluster they go as arguments (see READ_SCRIPT).
     return (await READ.run(node, this.#client.isCluster ? 0 : keys.length, keys)) as unknown[];
   }
+}
+
+/** `meta` with its times in this process's clock (`offset` added); without an offset, only what has no time. */
+function localMeta(meta: EntryMeta, offset: number | undefined): EntryMeta | undefined {
+  const { freshUntil, lease, version, tags } = meta;
+  const local: { -readonly [K in keyof EntryMeta]: EntryMeta[K] } = {};
+  if (version !== undefined) local.version = version;
+  if (tags !== undefined) local.tags = tags;
+  if (offset !== undefined) {
+    // Not fresh for longer than Redis's clock says: the stale horizon is an expiry too.
+    if (freshUntil !== undefined) local.freshUntil = freshUntil + offset;
+    if (lease !== undefined) local.lease = { token: lease.token, until: lease.until + offset };
+  } else if (freshUntil !== undefined) {
+    // A stale horizon that cannot be placed is taken as passed: never served as fresh.
+    local.freshUntil = 0;
+  }
+  return local;
 }
 
 /** A batch's keys and their positions in the caller's list, in batch order. */

@@ -1,7 +1,7 @@
-import { SerializationError } from '@strata-cache/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ENVELOPE_PREFIX, unwrapEntry, wrapEntry } from '../src/stored-entry.js';
+import { ENVELOPE_PREFIX, unwrapEntry, wrapEntry } from '../src/envelope.js';
+import { SerializationError } from '../src/errors.js';
 
 describe('the stored-entry envelope', () => {
   it('gives back exactly the text and the expiry it was given, for any text', () => {

@@ -1,10 +1,11 @@
-import { CacheUnavailableError, closedError, toUnavailableError } from '@strata-cache/core';
+import { CacheUnavailableError, type EntryWrite } from '@strata-cache/core';
+import { closedError, toUnavailableError } from '@strata-cache/core/internal';
 import type { Cluster, Redis } from 'ioredis';
 import type { CallGuard } from './call-guard.js';
 import { batchesOf, isRedirection, masterOf, refreshSlots } from './cluster-routing.js';
 import { isScriptRefused, LuaScript, replyError } from './lua-script.js';
-import { WRITE_SCRIPT } from './redis-write-gatherer.js';
 import { corkForTick } from './tick-cork.js';
+import { type Announcer, messagesOf, WRITE_SCRIPT } from './write-gatherer.js';
 
 /** The most keys one command of a batch carries (the keys of one Cluster slot are never split, however many). */
 export const COMMAND_KEYS = 1_000;
@@ -20,8 +21,8 @@ export const COMMANDS_IN_FLIGHT = 4;
 
 const WRITE = new LuaScript(WRITE_SCRIPT);
 
-/** One item of a batch: its key (with the namespace) and the text to store. */
-export type BatchItem = readonly [fullKey: string, text: string];
+/** One item of a batch: its key with the namespace and without, and the entry to store. */
+export type BatchItem = readonly [fullKey: string, key: string, entry: EntryWrite];
 
 /** One command's worth of items, for one connection; grouped by slot (a Cluster) or in one group. */
 interface Command {
@@ -46,18 +47,18 @@ interface Progress {
 export class RedisBatchWriter {
   readonly #client: Redis | Cluster;
   readonly #guard: CallGuard;
-  readonly #stamp: (text: string, ttlMs: number | undefined) => string;
+  readonly #stamp: (entry: EntryWrite) => string;
   readonly #isClosed: () => boolean;
   #scriptRefused = false;
 
   /**
-   * `stamp` turns a value's text into what is stored for it, as the command carrying it is sent (see the adapter's
+   * `stamp` turns an entry into the text stored for it, as the command carrying it is sent (see the adapter's
    * `valueFormat`); `isClosed` stops a batch whose adapter was closed.
    */
   constructor(
     client: Redis | Cluster,
     guard: CallGuard,
-    stamp: (text: string, ttlMs: number | undefined) => string,
+    stamp: (entry: EntryWrite) => string,
     isClosed: () => boolean,
   ) {
     this.#client = client;
@@ -67,17 +68,18 @@ export class RedisBatchWriter {
   }
 
   /**
-   * Stores every item for `ttlMs` (none: no expiry). On a Cluster, items a master refused as not its own (a stale
-   * slot table) are sent once more, after reloading the table. Rejects with a `CacheError` (the first failure).
+   * Stores every item, each command publishing the invalidation of its keys on `announcer`'s bus when given. On a
+   * Cluster, items a master refused as not its own (a stale slot table) are sent once more, after reloading the
+   * table. Rejects with a `CacheError` (the first failure).
    */
-  async setMany(items: readonly BatchItem[], ttlMs: number | undefined): Promise<void> {
+  async setMany(items: readonly BatchItem[], announcer?: Announcer): Promise<void> {
     try {
-      const refused = await this.#sendAll(items, ttlMs);
+      const refused = await this.#sendAll(items, announcer);
       if (refused.length === 0) return;
       await this.#guard.run('setMany', () => refreshSlots(this.#client));
       const again = await this.#sendAll(
         refused.map(({ item }) => item),
-        ttlMs,
+        announcer,
       );
       if (again.length > 0) {
         throw new CacheUnavailableError('setMany', 'the Cluster moved keys twice while they were written', {
@@ -90,13 +92,13 @@ export class RedisBatchWriter {
   }
 
   /** Sends `items`, every connection's commands a few at a time; resolves to the items refused as not their node's. */
-  async #sendAll(items: readonly BatchItem[], ttlMs: number | undefined): Promise<Refused[]> {
+  async #sendAll(items: readonly BatchItem[], announcer: Announcer | undefined): Promise<Refused[]> {
     const queues = this.#client.isCluster
       ? await this.#guard.run('setMany', () => this.#clusterCommands(items))
       : [runs(this.#client as Redis, items)];
     const progress: Progress = { failed: false };
     const refused: Refused[] = [];
-    await Promise.all(queues.map((queue) => this.#drain(queue, ttlMs, progress, refused)));
+    await Promise.all(queues.map((queue) => this.#drain(queue, announcer, progress, refused)));
     return refused;
   }
 
@@ -119,7 +121,7 @@ export class RedisBatchWriter {
   /** Sends one connection's commands, at most {@link COMMANDS_IN_FLIGHT} at a time, until one fails. */
   async #drain(
     queue: readonly Command[],
-    ttlMs: number | undefined,
+    announcer: Announcer | undefined,
     progress: Progress,
     refused: Refused[],
   ): Promise<void> {
@@ -131,7 +133,7 @@ export class RedisBatchWriter {
           if (this.#isClosed()) throw closedError('setMany');
           const moved = await this.#guard.run(
             'setMany',
-            () => this.#send(command, ttlMs),
+            () => this.#send(command, announcer),
             () => corkForTick(command.node),
           );
           for (const item of moved) refused.push(item);
@@ -145,22 +147,33 @@ export class RedisBatchWriter {
   }
 
   /** Sends one command; resolves to its items that its node refused as not its own, rejects on any other error. */
-  async #send(command: Command, ttlMs: number | undefined): Promise<Refused[]> {
-    if (this.#scriptRefused) return this.#sendTransactions(command, ttlMs);
-    const ttl = ttlMs === undefined ? '' : String(ttlMs);
+  async #send(command: Command, announcer: Announcer | undefined): Promise<Refused[]> {
     const items = command.groups.length === 1 ? command.groups[0]! : command.groups.flat();
+    const { node } = command;
+    const stream = this.#client.isCluster ? `${node.options.host}:${node.options.port}` : undefined;
+    // Numbered now, as they are written to the connection: each stream's messages leave in the order of their numbers.
+    const messages =
+      announcer === undefined
+        ? []
+        : messagesOf(
+            items.map(([, key]) => ({ key, announcer })),
+            stream,
+          );
+    if (this.#scriptRefused) return this.#sendTransactions(command, messages);
     const args: string[] = [String(items.length)];
     // Stamped now, as the command is sent: a value's expiry is never later than the one Redis gives its key.
-    for (const [key, text] of items) args.push(key, 's', this.#stamp(text, ttlMs), ttl);
+    for (const [fullKey, , entry] of items)
+      args.push(fullKey, 's', this.#stamp(entry), entry.ttlMs === undefined ? '' : String(entry.ttlMs));
+    for (const part of messages) args.push(part);
     let replies: unknown[];
     try {
-      replies = (await WRITE.run(command.node, 0, args)) as unknown[];
+      replies = (await WRITE.run(node, 0, args)) as unknown[];
     } catch (error) {
       if (isRedirection(error)) return items.map((item) => ({ item, error }));
       if (!isScriptRefused(error)) throw error;
       // Refused before running (no EVAL in the ACL, Redis before 7): transactions, now and from then on.
       this.#scriptRefused = true;
-      return this.#sendTransactions(command, ttlMs);
+      return this.#sendTransactions(command, messages);
     }
     const moved: Refused[] = [];
     for (let i = 0; i < items.length; i++) {
@@ -172,15 +185,19 @@ export class RedisBatchWriter {
     return moved;
   }
 
-  /** Without scripts: one MULTI per group (per slot on a Cluster), pipelined on the command's connection. */
-  async #sendTransactions(command: Command, ttlMs: number | undefined): Promise<Refused[]> {
+  /**
+   * Without scripts: one MULTI per group (per slot on a Cluster), pipelined on the command's connection, then the
+   * messages announcing them (on one connection, they run in that order).
+   */
+  async #sendTransactions(command: Command, messages: readonly string[]): Promise<Refused[]> {
     const moved: Refused[] = [];
-    await Promise.all(
+    const published: Array<Promise<unknown>> = [];
+    const written = Promise.all(
       command.groups.map(async (group) => {
         const multi = command.node.multi();
-        for (const [key, text] of group) {
-          if (ttlMs === undefined) multi.set(key, this.#stamp(text, ttlMs));
-          else multi.set(key, this.#stamp(text, ttlMs), 'PX', ttlMs);
+        for (const [fullKey, , entry] of group) {
+          if (entry.ttlMs === undefined) multi.set(fullKey, this.#stamp(entry));
+          else multi.set(fullKey, this.#stamp(entry), 'PX', entry.ttlMs);
         }
         try {
           const replies = await multi.exec();
@@ -195,6 +212,9 @@ export class RedisBatchWriter {
         }
       }),
     );
+    for (let j = 0; j < messages.length; j += 2)
+      published.push(command.node.publish(messages[j]!, messages[j + 1]!));
+    await Promise.all([written, ...published]);
     return moved;
   }
 }
@@ -214,7 +234,7 @@ function runs(node: Redis, items: readonly BatchItem[]): Command[] {
   let start = 0;
   let chars = 0;
   for (let i = 0; i < items.length; i++) {
-    const size = items[i]![1].length;
+    const size = items[i]![2].text.length;
     if (i > start && (i - start === COMMAND_KEYS || chars + size > COMMAND_CHARS)) {
       commands.push({ node, groups: [items.slice(start, i)] });
       start = i;
@@ -238,7 +258,7 @@ function packed(node: Redis, groups: ReadonlyArray<readonly BatchItem[]>): Comma
   let chars = 0;
   for (const group of groups) {
     let size = 0;
-    for (const [, text] of group) size += text.length;
+    for (const [, , entry] of group) size += entry.text.length;
     if (keys > 0 && (keys + group.length > COMMAND_KEYS || chars + size > COMMAND_CHARS)) {
       commands.push({ node, groups: current });
       current = [];

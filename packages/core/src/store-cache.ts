@@ -1,0 +1,221 @@
+import { type Codec, decodeFor, defaultCodec, encodeFor } from './codec/codec.js';
+import type { Entry, EntryWrite } from './entry.js';
+import { closedError, toUnavailableError } from './errors.js';
+import { assertKey, assertKeys, assertPattern, toItemEntries } from './keys.js';
+import type { CacheCapabilities, CacheItems, ClosableCache } from './protocol.js';
+import type { CacheStore } from './store.js';
+import { msToTtlSeconds, ttlToMs } from './ttl.js';
+import { ValueReader, type ValueReading } from './value-reader.js';
+
+/** Options of {@link StoreCache}. */
+export interface StoreCacheOptions {
+  /** How values are encoded. @default defaultCodec */
+  readonly codec?: Codec | undefined;
+  /** How values are read out of entries the store keeps in memory (see {@link ValueReading}). @default 'decode' */
+  readonly reading?: ValueReading | undefined;
+}
+
+/**
+ * A cache over a {@link CacheStore}: every law of `CacheProtocol` (validation, the codec, TTLs in seconds, batches,
+ * patterns, namespaces as the store applies them) kept once, here, for every backend. An adapter is a store plus
+ * this class: `class MyCacheAdapter extends StoreCache { constructor(o) { super(new MyStore(o), o) } }`.
+ */
+export class StoreCache implements ClosableCache {
+  /** What this cache supports. */
+  readonly capabilities: CacheCapabilities = { patternDelete: true, ttlPrecision: 'milliseconds' };
+  /** The backend. */
+  readonly store: CacheStore;
+  /** How values are read out of the store's entries. */
+  readonly values: ValueReader;
+  #closed = false;
+
+  constructor(store: CacheStore, options: StoreCacheOptions = {}) {
+    const codec = options.codec ?? defaultCodec;
+    if (typeof codec?.encode !== 'function' || typeof codec.decode !== 'function')
+      throw new TypeError('codec must have encode() and decode()');
+    this.store = store;
+    this.values = new ValueReader(codec, options.reading ?? 'decode');
+  }
+
+  /** How values are encoded. */
+  get codec(): Codec {
+    return this.values.codec;
+  }
+
+  /** Reads `key`: its value, or `undefined` when it is absent, expired or stale. */
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    assertKey(key);
+    this.#open('get');
+    try {
+      const found = this.store.get(key);
+      const entry = found instanceof Promise ? await found : found;
+      return entry === undefined || this.#stale(entry) ? undefined : (this.values.read(key, entry) as T);
+    } catch (error) {
+      throw toUnavailableError('get', error);
+    }
+  }
+
+  /** Stores `value` under `key` for `ttl` seconds (none: no expiry). */
+  async set(key: string, value: unknown, ttl?: number | null): Promise<void> {
+    assertKey(key);
+    const ttlMs = ttlToMs(ttl);
+    const text = encodeFor(this.codec, key, value);
+    this.#open('set');
+    try {
+      await this.store.set(key, { text, ttlMs });
+    } catch (error) {
+      throw toUnavailableError('set', error);
+    }
+  }
+
+  /** Removes `key`. */
+  async delete(key: string): Promise<void> {
+    assertKey(key);
+    this.#open('delete');
+    try {
+      await this.store.delete([key]);
+    } catch (error) {
+      throw toUnavailableError('delete', error);
+    }
+  }
+
+  /** True when `key` holds a live, fresh value. */
+  async exists(key: string): Promise<boolean> {
+    assertKey(key);
+    this.#open('exists');
+    try {
+      const found = this.store.get(key);
+      const entry = found instanceof Promise ? await found : found;
+      return entry !== undefined && !this.#stale(entry);
+    } catch (error) {
+      throw toUnavailableError('exists', error);
+    }
+  }
+
+  /** Reads many keys: the present ones, in request order, each once. */
+  async getMany<T = unknown>(keys: readonly string[]): Promise<Map<string, T>> {
+    assertKeys(keys);
+    this.#open('getMany');
+    const found = new Map<string, T>();
+    if (keys.length === 0) return found;
+    const unique = keys.length === 1 ? keys : [...new Set(keys)];
+    let entries: Array<Entry | undefined>;
+    try {
+      entries = await this.store.getMany(unique);
+    } catch (error) {
+      throw toUnavailableError('getMany', error);
+    }
+    for (let i = 0; i < unique.length; i++) {
+      const entry = entries[i];
+      if (entry !== undefined && !this.#stale(entry))
+        found.set(unique[i]!, this.values.read(unique[i]!, entry) as T);
+    }
+    return found;
+  }
+
+  /** Stores every item for `ttl` seconds; nothing is written unless every key and value is valid. */
+  async setMany(items: CacheItems, ttl?: number | null): Promise<void> {
+    const entries = toItemEntries(items);
+    const ttlMs = ttlToMs(ttl);
+    const writes = entries.map(([key, value]): [string, EntryWrite] => [
+      key,
+      { text: encodeFor(this.codec, key, value), ttlMs },
+    ]);
+    this.#open('setMany');
+    if (writes.length === 0) return;
+    try {
+      await this.store.setMany(writes);
+    } catch (error) {
+      throw toUnavailableError('setMany', error);
+    }
+  }
+
+  /** Deletes the keys matching the Redis glob `pattern`; resolves to how many were deleted. */
+  async deletePattern(pattern: string): Promise<number> {
+    assertPattern(pattern);
+    this.#open('deletePattern');
+    // The empty pattern matches only the empty key, which no caller can write.
+    if (pattern === '') return 0;
+    return this.#deleteMatching('deletePattern', pattern);
+  }
+
+  /** Remaining TTL of `key` in whole seconds rounded up; `undefined` when absent or without expiry. */
+  async ttl(key: string): Promise<number | undefined> {
+    assertKey(key);
+    this.#open('ttl');
+    try {
+      const found = this.store.get(key);
+      const entry = found instanceof Promise ? await found : found;
+      if (entry === undefined || entry.expiresAt === undefined || this.#stale(entry)) return undefined;
+      const fresh = entry.meta?.freshUntil ?? entry.expiresAt;
+      return msToTtlSeconds(Math.min(fresh, entry.expiresAt) - this.store.now());
+    } catch (error) {
+      throw toUnavailableError('ttl', error);
+    }
+  }
+
+  /** Deletes every key of this cache's namespace. */
+  async clear(): Promise<void> {
+    this.#open('clear');
+    await this.#deleteMatching('clear', '*');
+  }
+
+  /** The live keys matching the Redis glob `pattern` (every key by default), each once. */
+  async *keys(pattern = '*'): AsyncGenerator<string> {
+    assertPattern(pattern);
+    this.#open('keys');
+    const seen = new Set<string>();
+    try {
+      for await (const batch of this.store.scan(pattern)) {
+        for (const key of batch) {
+          if (seen.has(key)) continue;
+          seen.add(key);
+          yield key;
+        }
+      }
+    } catch (error) {
+      throw toUnavailableError('keys', error);
+    }
+  }
+
+  /** Releases what the store opened; later calls reject with `CacheUnavailableError` (code `CACHE_CLOSED`). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.store.close();
+  }
+
+  /** Same as {@link StoreCache.close}, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Decodes the text of `key` as stored, naming the key if it cannot be read. */
+  protected decode(key: string, text: string): unknown {
+    return decodeFor(this.codec, key, text);
+  }
+
+  #open(operation: string): void {
+    if (this.#closed) throw closedError(operation);
+  }
+
+  /** Past its fresh time, in the store's clock: a fallback for read-through, never a value to `get`. */
+  #stale(entry: Entry): boolean {
+    const freshUntil = entry.meta?.freshUntil;
+    return freshUntil !== undefined && this.store.now() > freshUntil;
+  }
+
+  /** Deletes what `pattern` matches, batch by batch as the store walks it; each step bounded by the store. */
+  async #deleteMatching(operation: string, pattern: string): Promise<number> {
+    let deleted = 0;
+    try {
+      for await (const batch of this.store.scan(pattern)) {
+        deleted += await this.store.delete(batch);
+        if (this.#closed) throw closedError(operation);
+      }
+    } catch (error) {
+      throw toUnavailableError(operation, error);
+    }
+    return deleted;
+  }
+}

@@ -1,0 +1,55 @@
+import { CacheError, type Codec, type Entry, type EntryMeta, type EntryWriteMeta } from '@strata-cache/core';
+import type { Tier } from './tier.js';
+import type { TierSet } from './tier-set.js';
+
+/**
+ * Installs a value in every tier above `below` (exclusive) for at most each tier's `maxTtl` and `ttlMs` (whole ms,
+ * rounded down; `undefined`: no expiry of its own); synchronously started, so that no invalidation slips in between.
+ * A tier sharing `codec` takes `text` as it is; another gets the value (`value()`) encoded with its own codec.
+ */
+export function installAbove(
+  set: TierSet,
+  below: number,
+  key: string,
+  text: string,
+  codec: Codec,
+  ttlMs: number | undefined,
+  meta: EntryWriteMeta | undefined,
+  value: () => unknown,
+): void {
+  for (let i = 0; i < below; i++) {
+    const tier = set.tiers[i]!;
+    const ms = Math.floor(Math.min(ttlMs ?? Number.POSITIVE_INFINITY, tier.maxTtlMs));
+    if (ms < 1) continue;
+    try {
+      const own = codec === tier.codec ? text : tier.codec.encode(value());
+      const done = tier.store.set(key, { text: own, ttlMs: ms, meta });
+      if (done instanceof Promise) done.catch((error: unknown) => fillFailed(set, tier, key, error));
+    } catch (error) {
+      fillFailed(set, tier, key, error);
+    }
+  }
+}
+
+/** The remaining life of `entry`, read from `tier` (its clock): how long a copy above may live. */
+export function remainingMs(tier: Tier, entry: Entry): number | undefined {
+  return entry.expiresAt === undefined ? undefined : entry.expiresAt - tier.store.now();
+}
+
+/** `meta` as a copy above is written with it: its times relative to `tier`'s clock now. No lease travels up. */
+export function metaAbove(tier: Tier, meta: EntryMeta | undefined): EntryWriteMeta | undefined {
+  if (meta === undefined) return undefined;
+  const { freshUntil, version, tags } = meta;
+  return {
+    ...(freshUntil === undefined ? {} : { freshMs: freshUntil - tier.store.now() }),
+    ...(version === undefined ? {} : { version }),
+    ...(tags === undefined ? {} : { tags }),
+  };
+}
+
+function fillFailed(set: TierSet, tier: Tier, key: string, error: unknown): void {
+  // A value an upper tier cannot hold (too large for its maxBytes) simply is not cached there.
+  if (!(error instanceof CacheError && error.code === 'CACHE_VALUE_TOO_LARGE'))
+    set.observer.error('fill', error, tier.index);
+  void set.dropUpper([key]);
+}

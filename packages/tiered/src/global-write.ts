@@ -1,0 +1,83 @@
+import { type CacheProtocol, compileGlob, type Invalidation } from '@strata-cache/core';
+import type { Coherence } from './coherence.js';
+import type { TierSet } from './tier-set.js';
+
+/**
+ * Writes of the whole keyspace (`deletePattern`, `clear`): the last tier walks it, then the change is published.
+ * The tiers above drop what it may delete at the start, while the walk runs (an in-process walk costs next to
+ * nothing beside the last tier's round trips), and no key it matches is filled until it ended. A walk is bounded
+ * per step by a tier that bounds its own calls, never as a whole: on a healthy backend it is not cut off however long
+ * it takes. A tier that declares no bound gets the cache's time limit on the whole call; if that rejects while the
+ * walk goes on, the fence holds, and once the walk ended the tiers above drop what it matched again and the change
+ * is published again, so that no instance keeps what it deleted.
+ */
+export class GlobalWrite {
+  readonly #set: TierSet;
+  readonly #coherence: Coherence;
+
+  constructor(set: TierSet, coherence: Coherence) {
+    this.#set = set;
+    this.#coherence = coherence;
+  }
+
+  /** Deletes the keys matching `pattern` in every tier; resolves to the last tier's count. */
+  deletePattern(pattern: string): Promise<number> {
+    return this.#run(
+      'deletePattern',
+      (tier) => tier.deletePattern(pattern),
+      { kind: 'pattern', pattern },
+      compileGlob(pattern),
+    );
+  }
+
+  /** Empties every tier (each only within its namespace). */
+  async clear(): Promise<void> {
+    await this.#run('clear', (tier) => tier.clear(), { kind: 'clear' }, undefined);
+  }
+
+  async #run<R>(
+    operation: string,
+    write: (tier: CacheProtocol) => Promise<R>,
+    invalidation: Invalidation,
+    matches: ((key: string) => boolean) | undefined,
+  ): Promise<R> {
+    const set = this.#set;
+    const last = set.last;
+    const ticket = set.fence.beginGlobalWrite(matches);
+    const dropUpper = (): Promise<unknown> =>
+      Promise.all(
+        set.upper.map((tier) =>
+          write(tier.cache).catch((e: unknown) => set.observer.error(operation, e, tier.index)),
+        ),
+      );
+    const droppedAtStart = dropUpper();
+    let walking: Promise<R>;
+    try {
+      walking = write(last.cache);
+    } catch (error) {
+      walking = Promise.reject(error);
+    }
+    let walkEnded = true;
+    try {
+      const result = await set.bounded(last, operation, () => walking, true);
+      await this.#coherence.publish(invalidation);
+      return result;
+    } catch (error) {
+      this.#coherence.publishUnknownEffect(invalidation);
+      walkEnded = last.stepBounded;
+      throw set.observer.error(operation, error, last.index);
+    } finally {
+      await droppedAtStart;
+      if (walkEnded) set.fence.endGlobalWrite(ticket);
+      else {
+        void walking
+          .catch(() => {})
+          .then(async () => {
+            await dropUpper();
+            this.#coherence.publishUnknownEffect(invalidation);
+            set.fence.endGlobalWrite(ticket);
+          });
+      }
+    }
+  }
+}

@@ -1,0 +1,159 @@
+import type { Entry } from '@strata-cache/core';
+import { installAbove, metaAbove, remainingMs } from './fill.js';
+import type { Tier } from './tier.js';
+import type { TierSet } from './tier-set.js';
+
+/**
+ * Reads: each tier in turn until one holds the key, filling the tiers above it with what it held (never for longer
+ * than it lives there, nor than their `maxTtl`), unless the fence says the key may have changed meanwhile. Keys
+ * are validated by the caller.
+ */
+export class ReadPath {
+  readonly #set: TierSet;
+
+  constructor(set: TierSet) {
+    this.#set = set;
+  }
+
+  /** The value of `key` from the first tier that has it fresh. */
+  async get<T>(key: string): Promise<T | undefined> {
+    const set = this.#set;
+    if (set.upperOpen) {
+      const top = set.top;
+      try {
+        // The top tier is usually in process: it answers synchronously, and an L1 hit takes no await at all.
+        const found = top.store.get(key);
+        const entry = found instanceof Promise ? await found : found;
+        if (entry !== undefined && isFresh(top, entry)) {
+          set.observer.hit(key, 0);
+          return top.values.read(key, entry) as T;
+        }
+      } catch (error) {
+        set.upperFailed('get', error, 0);
+      }
+    }
+    return this.#readBelow<T>(key);
+  }
+
+  /** The present keys' values, each tier asked once for what the tiers above it missed; in request order. */
+  async getMany<T>(keys: readonly string[]): Promise<Map<string, T>> {
+    const set = this.#set;
+    const unique = keys.length === 1 ? keys : [...new Set(keys)];
+    const found = new Map<string, T>();
+    let missing = unique;
+    // How many tiers answered some keys: with one, `found` is already in request order.
+    let answering = 0;
+    if (set.upperOpen && missing.length > 0) {
+      const top = set.top;
+      try {
+        const entries = await top.store.getMany(missing);
+        const left: string[] = [];
+        for (let k = 0; k < missing.length; k++) {
+          const key = missing[k]!;
+          const entry = entries[k];
+          if (entry === undefined || !isFresh(top, entry)) left.push(key);
+          else {
+            found.set(key, top.values.read(key, entry) as T);
+            set.observer.hits[0]!++;
+          }
+        }
+        if (left.length < missing.length) answering++;
+        missing = left;
+      } catch (error) {
+        set.upperFailed('getMany', error, 0);
+      }
+    }
+    for (let i = 1; i < set.tiers.length && missing.length > 0; i++) {
+      const tier = set.tiers[i]!;
+      const asked = missing;
+      const ticket = set.fence.begin();
+      try {
+        const entries = (await set.lowerRead(tier, 'get', () => tier.store.getMany(asked))) ?? [];
+        const left: string[] = [];
+        for (let k = 0; k < asked.length; k++) {
+          const key = asked[k]!;
+          const entry = entries[k];
+          if (entry === undefined || !isFresh(tier, entry)) {
+            left.push(key);
+            continue;
+          }
+          const value = tier.values.read(key, entry) as T;
+          found.set(key, value);
+          set.observer.hits[i]!++;
+          this.#fill(key, entry, tier, ticket, () => value);
+        }
+        if (left.length < asked.length) answering++;
+        missing = left;
+      } finally {
+        set.fence.end(ticket);
+      }
+    }
+    set.observer.counts.misses += missing.length;
+    if (answering <= 1) return found;
+    const ordered = new Map<string, T>();
+    for (const k of unique) if (found.has(k)) ordered.set(k, found.get(k) as T);
+    return ordered;
+  }
+
+  /** Whether any tier holds `key` fresh. */
+  async exists(key: string): Promise<boolean> {
+    const set = this.#set;
+    if (set.upperOpen) {
+      for (const tier of set.upper) {
+        try {
+          const found = tier.store.get(key);
+          const entry = found instanceof Promise ? await found : found;
+          if (entry !== undefined && isFresh(tier, entry)) return true;
+        } catch (error) {
+          set.upperFailed('exists', error, tier.index);
+        }
+      }
+    }
+    const last = set.last;
+    return (await set.lowerRead(last, 'exists', () => last.cache.exists(key))) ?? false;
+  }
+
+  async #readBelow<T>(key: string): Promise<T | undefined> {
+    const set = this.#set;
+    const ticket = set.fence.begin();
+    try {
+      for (let i = 1; i < set.tiers.length; i++) {
+        const tier = set.tiers[i]!;
+        let entry: Entry | undefined;
+        try {
+          // A tier that bounds its own calls is asked directly: one await, no time limit of ours stacked on it.
+          entry = await (tier.selfBounded
+            ? tier.store.get(key)
+            : set.bounded(tier, 'get', async () => tier.store.get(key)));
+        } catch (error) {
+          entry = set.lowerFailed('get', error, i);
+        }
+        if (entry !== undefined && isFresh(tier, entry)) {
+          set.observer.hit(key, i);
+          const value = tier.values.read(key, entry) as T;
+          this.#fill(key, entry, tier, ticket, () => value);
+          return value;
+        }
+      }
+    } finally {
+      set.fence.end(ticket);
+    }
+    set.observer.counts.misses++;
+    set.observer.emitter.emit('miss', { key });
+    return undefined;
+  }
+
+  /** Installs `entry` (read from `from`) in the tiers above it, if the fence allows. */
+  #fill(key: string, entry: Entry, from: Tier, ticket: number, value: () => unknown): void {
+    const set = this.#set;
+    if (!set.upperOpen || !set.fence.mayFill(key, ticket)) return;
+    const meta = metaAbove(from, entry.meta);
+    installAbove(set, from.index, key, entry.text, from.codec, remainingMs(from, entry), meta, value);
+  }
+}
+
+/** Not past its fresh time (a stale entry is only a fallback for read-through, never a value to `get`). */
+function isFresh(tier: Tier, entry: Entry): boolean {
+  const freshUntil = entry.meta?.freshUntil;
+  return freshUntil === undefined || tier.store.now() <= freshUntil;
+}

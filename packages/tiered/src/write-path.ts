@@ -1,0 +1,124 @@
+import { encodeFor, type Invalidation, type InvalidationBus } from '@strata-cache/core';
+import type { Coherence } from './coherence.js';
+import { installAbove } from './fill.js';
+import type { TierSet } from './tier-set.js';
+
+/** What a write installs above the last tier once it took effect: per key its text (the last tier's codec) and value. */
+interface Fill {
+  readonly texts: readonly string[];
+  readonly values: readonly unknown[];
+  readonly ttlMs: number | undefined;
+}
+
+/**
+ * Writes of keys: the value is encoded once, in the last tier's codec; the copies above are dropped while the last
+ * tier is written; the change is announced to other instances (by the last tier itself, in the command that writes,
+ * when it announces on this cache's bus; otherwise published once the write took effect); then what was written is
+ * installed above, unless any other change of the key came in meanwhile. If the last tier fails, the write's effect
+ * is unknown: nothing is installed, the change is announced anyway, and the call rejects. Keys, TTLs and values are
+ * validated by the caller.
+ */
+export class WritePath {
+  readonly #set: TierSet;
+  readonly #coherence: Coherence;
+
+  constructor(set: TierSet, coherence: Coherence) {
+    this.#set = set;
+    this.#coherence = coherence;
+  }
+
+  /** Stores `value` under `key` for `ttlMs` (none: no expiry) in every tier. */
+  async set(key: string, value: unknown, ttlMs: number | undefined): Promise<void> {
+    const last = this.#set.last;
+    const text = encodeFor(last.codec, key, value);
+    await this.#write('set', [key], (announce) => last.store.set(key, { text, ttlMs }, { announce }), {
+      texts: [text],
+      values: [value],
+      ttlMs,
+    });
+  }
+
+  /** Stores every item for `ttlMs` in every tier; every value is encoded before anything is written. */
+  async setMany(items: ReadonlyArray<readonly [string, unknown]>, ttlMs: number | undefined): Promise<void> {
+    const last = this.#set.last;
+    const keys = items.map(([key]) => key);
+    const values = items.map(([, value]) => value);
+    const texts = items.map(([key, value]) => encodeFor(last.codec, key, value));
+    await this.#write(
+      'setMany',
+      keys,
+      (announce) =>
+        last.store.setMany(
+          keys.map((key, i) => [key, { text: texts[i]!, ttlMs }] as const),
+          { announce },
+        ),
+      { texts, values, ttlMs },
+    );
+  }
+
+  /** Deletes `key` from every tier. */
+  async delete(key: string): Promise<void> {
+    const last = this.#set.last;
+    await this.#write(
+      'delete',
+      [key],
+      async (announce) => {
+        await last.store.delete([key], { announce });
+      },
+      undefined,
+    );
+  }
+
+  async #write(
+    operation: string,
+    keys: readonly string[],
+    writeLast: (announce: InvalidationBus | undefined) => unknown,
+    fill: Fill | undefined,
+  ): Promise<void> {
+    const set = this.#set;
+    const coherence = this.#coherence;
+    const last = set.last;
+    const tickets = keys.map((k) => set.fence.beginWrite(k));
+    const invalidation: Invalidation = { kind: 'keys', keys };
+    // The last tier counts the entry's TTL from when it applies the write, which is after this.
+    const startedAt = performance.now();
+    const announce = coherence.announcer;
+    try {
+      // The upper copies are dropped while the write is sent (an in-process tier drops them at once): either way
+      // they are gone before this call returns, and the fence keeps any concurrent fill from restoring them.
+      const dropped = set.dropUpper(keys);
+      try {
+        await set.bounded(last, operation, async () => writeLast(announce), operation === 'setMany');
+      } catch (error) {
+        coherence.publishUnknownEffect(invalidation);
+        await dropped;
+        throw set.observer.error(operation, error, last.index);
+      }
+      await dropped;
+      // Announced by the write itself, or sent now that it took effect: the caller does not wait a second round trip
+      // for the bus to acknowledge it, and a failed publish is an `error` event, never the caller's rejection.
+      if (announce !== undefined) coherence.sent(invalidation);
+      else void coherence.publish(invalidation);
+      if (fill === undefined || !set.upperOpen) return;
+      // The last tier counted the TTL from when it applied the write, after `startedAt`: what is left of it now,
+      // rounded against us by a millisecond, since both tiers decide expiry to the millisecond.
+      const ttlMs =
+        fill.ttlMs === undefined ? undefined : fill.ttlMs - Math.ceil(performance.now() - startedAt) - 1;
+      for (const [k, key] of keys.entries()) {
+        if (!set.fence.mayFillOwnWrite(key, tickets[k]!)) continue;
+        installAbove(
+          set,
+          last.index,
+          key,
+          fill.texts[k]!,
+          last.codec,
+          ttlMs,
+          undefined,
+          () => fill.values[k],
+        );
+      }
+    } finally {
+      for (const [k, key] of keys.entries()) set.fence.endWrite(key, tickets[k]!);
+    }
+  }
+}
