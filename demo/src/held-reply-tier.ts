@@ -1,4 +1,11 @@
-import type { CacheEntry, CacheItems, CacheProtocol, EntryReader } from '@strata-cache/core';
+import {
+  type CacheStore,
+  type Entry,
+  type EntryWrite,
+  type InvalidationBus,
+  StoreCache,
+} from '@strata-cache/core';
+import type { MemoryCacheAdapter } from '@strata-cache/memory';
 
 /** A read whose reply is held back: `answered` resolves once the lower tier has answered, `release()` lets it go. */
 export interface HeldRead {
@@ -7,24 +14,21 @@ export interface HeldRead {
   release(): void;
 }
 
-/**
- * A view of a shared L2 through which one instance reads, where the demo can hold the next read's reply in flight:
- * the value is read from L2 at once (the reply "left Redis"), and handed to the caller only on `release()`. That
- * is a slow network made deterministic, so the demo can replay the stale-refill race step by step.
- */
-export class HeldReplyTier implements CacheProtocol, EntryReader {
-  readonly #inner: CacheProtocol & EntryReader;
-  #hold: { answered: (value: unknown) => void; released: Promise<void> } | undefined;
+/** A store whose next read's reply can be held in flight (see {@link HeldReplyTier}). */
+class HeldReplyStore implements CacheStore {
+  readonly callBoundMs: number | undefined;
+  readonly #inner: CacheStore;
+  #hold: { answered: (entry: Entry | undefined) => void; released: Promise<void> } | undefined;
 
-  constructor(inner: CacheProtocol & EntryReader) {
+  constructor(inner: CacheStore) {
     this.#inner = inner;
+    this.callBoundMs = inner.callBoundMs;
   }
 
-  /** Holds the reply of the next read of one key (`get`, `getEntry` or `getManyEntries`). */
-  holdNextRead(): HeldRead {
-    let answered!: (value: unknown) => void;
+  hold(): { answered: Promise<Entry | undefined>; release: () => void } {
+    let answered!: (entry: Entry | undefined) => void;
     let release!: () => void;
-    const answeredPromise = new Promise<unknown>((resolve) => {
+    const answeredPromise = new Promise<Entry | undefined>((resolve) => {
       answered = resolve;
     });
     const released = new Promise<void>((resolve) => {
@@ -34,67 +38,74 @@ export class HeldReplyTier implements CacheProtocol, EntryReader {
     return { answered: answeredPromise, release };
   }
 
-  async #held<R>(read: () => Promise<R>, answerOf: (reply: R) => unknown): Promise<R> {
+  async #held<R>(read: () => R | Promise<R>, entryOf: (reply: R) => Entry | undefined): Promise<R> {
     const hold = this.#hold;
     this.#hold = undefined;
     const reply = await read();
     if (hold !== undefined) {
-      hold.answered(answerOf(reply));
+      hold.answered(entryOf(reply));
       await hold.released;
     }
     return reply;
   }
 
-  get<T = unknown>(key: string): Promise<T | undefined> {
+  now(): number {
+    return this.#inner.now();
+  }
+  get(key: string): Promise<Entry | undefined> {
     return this.#held(
-      () => this.#inner.get<T>(key),
-      (v) => v,
+      () => this.#inner.get(key),
+      (entry) => entry,
     );
   }
-
-  getEntry<T = unknown>(key: string): Promise<CacheEntry<T> | undefined> {
+  getMany(keys: readonly string[]): Promise<Array<Entry | undefined>> {
     return this.#held(
-      () => this.#inner.getEntry<T>(key),
-      (e) => e?.value,
+      () => this.#inner.getMany(keys),
+      (entries) => entries[0],
     );
   }
+  async set(key: string, entry: EntryWrite): Promise<void> {
+    await this.#inner.set(key, entry);
+  }
+  setMany(entries: ReadonlyArray<readonly [string, EntryWrite]>): Promise<void> {
+    return this.#inner.setMany(entries);
+  }
+  compareAndSet(key: string, expected: string | null, entry: EntryWrite | null): Promise<boolean> {
+    return this.#inner.compareAndSet(key, expected, entry);
+  }
+  async delete(keys: readonly string[]): Promise<number> {
+    return this.#inner.delete(keys);
+  }
+  async clear(): Promise<void> {
+    await this.#inner.clear();
+  }
+  scan(pattern: string): AsyncIterable<readonly string[]> {
+    return this.#inner.scan(pattern);
+  }
+  announcesOn(bus: InvalidationBus): boolean {
+    return this.#inner.announcesOn(bus);
+  }
+  async close(): Promise<void> {}
+}
 
-  getManyEntries<T = unknown>(keys: readonly string[]): Promise<Map<string, CacheEntry<T>>> {
-    return this.#held(
-      () => this.#inner.getManyEntries<T>(keys),
-      (m) => [...m.values()][0]?.value,
-    );
+/**
+ * A view of a shared L2 through which one instance reads, where the demo can hold the next read's reply in flight:
+ * the value is read from L2 at once (the reply "left Redis"), and handed to the caller only on `release()`. That
+ * is a slow network made deterministic, so the demo can replay the stale-refill race step by step.
+ */
+export class HeldReplyTier extends StoreCache {
+  declare readonly store: HeldReplyStore;
+
+  constructor(inner: MemoryCacheAdapter) {
+    super(new HeldReplyStore(inner.store), { codec: inner.codec });
   }
 
-  set(key: string, value: unknown, ttl?: number | null): Promise<void> {
-    return this.#inner.set(key, value, ttl);
-  }
-
-  delete(key: string): Promise<void> {
-    return this.#inner.delete(key);
-  }
-
-  exists(key: string): Promise<boolean> {
-    return this.#inner.exists(key);
-  }
-
-  getMany<T = unknown>(keys: readonly string[]): Promise<Map<string, T>> {
-    return this.#inner.getMany<T>(keys);
-  }
-
-  setMany(items: CacheItems, ttl?: number | null): Promise<void> {
-    return this.#inner.setMany(items, ttl);
-  }
-
-  deletePattern(pattern: string): Promise<number> {
-    return this.#inner.deletePattern(pattern);
-  }
-
-  ttl(key: string): Promise<number | undefined> {
-    return this.#inner.ttl(key);
-  }
-
-  clear(): Promise<void> {
-    return this.#inner.clear();
+  /** Holds the reply of the next read of one key (`get` or `getMany`). */
+  holdNextRead(): HeldRead {
+    const { answered, release } = this.store.hold();
+    return {
+      answered: answered.then((entry) => (entry === undefined ? undefined : this.codec.decode(entry.text))),
+      release,
+    };
   }
 }

@@ -20,7 +20,8 @@ if (url === undefined || namespace === undefined || process.send === undefined) 
 
 const l1 = new MemoryCacheAdapter();
 const l2 = new RedisCacheAdapter({ url, namespace });
-const bus = new RedisPubSubBus({ url, namespace });
+// Built on the adapter: its writes carry their invalidations (one command each), and it shares the connection.
+const bus = new RedisPubSubBus({ adapter: l2 });
 const cache = new TieredCache({ tiers: [l1, l2], bus });
 
 let lastTier: Read['from'] = 'miss';

@@ -32,7 +32,7 @@ export interface StrataStack {
 export async function strataStack(where: Where, namespace: string, frozen = false): Promise<StrataStack> {
   const l1 = new MemoryCacheAdapter({ namespace, maxEntries: L1_ENTRIES, frozen });
   const l2 = new RedisCacheAdapter({ ...connection(where), namespace });
-  const bus = new RedisPubSubBus({ ...connection(where), namespace });
+  const bus = new RedisPubSubBus({ adapter: l2 });
   const cache = new TieredCache({ tiers: [l1, l2], bus });
   await cache.ready();
   return {

@@ -2,22 +2,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  assertKey,
-  assertKeys,
-  assertPattern,
-  type CacheCapabilities,
-  type CacheItems,
-  type ClosableCache,
+  type CacheStore,
+  CacheUnavailableError,
   type Codec,
-  closedError,
   compileGlob,
-  defaultCodec,
-  msToTtlSeconds,
+  type Entry,
+  type EntryMeta,
+  type EntryWrite,
   resolveNamespace,
   SerializationError,
-  toItemEntries,
-  toUnavailableError,
-  ttlToMs,
+  StoreCache,
+  stampMeta,
 } from '@strata-cache/core';
 
 // #region options
@@ -29,218 +24,188 @@ export interface FileCacheAdapterOptions {
   namespace?: string;
   /** How values are encoded. @default defaultCodec */
   codec?: Codec;
-  /** The clock, in epoch milliseconds; the law suite injects its own. @default Date.now */
+  /** The clock, in epoch milliseconds; the law suites inject their own. @default Date.now */
   now?: () => number;
 }
 
-const DEFAULTS = { namespace: undefined, codec: defaultCodec, now: Date.now } as const;
-const OPTION_NAMES: ReadonlySet<string> = new Set(['directory', ...Object.keys(DEFAULTS)]);
+const OPTION_NAMES: ReadonlySet<string> = new Set(['directory', 'namespace', 'codec', 'now']);
 // #endregion options
 
-/** What one file holds: the key itself (file names are hashes), the encoded value, and when it expires. */
-interface StoredEntry {
+/** What one file holds: the key itself (file names are hashes) and the entry. */
+interface StoredFile {
   readonly key: string;
   readonly text: string;
   /** Epoch ms; alive while `now <= expiresAt`, as Redis decides; `null`: no expiry. */
   readonly expiresAt: number | null;
+  readonly meta?: EntryMeta;
 }
 
-// #region class
+// #region store
 /**
- * A {@link ClosableCache} that keeps each entry in a file of its own: a cache that survives restarts, for CLI tools
- * and build steps. It is the walkthrough of docs/custom-adapter.md: every method validates with the core helpers,
- * talks to its backend (here `node:fs`), and wraps backend failures with `toUnavailableError`.
+ * A {@link CacheStore} that keeps each entry in a file of its own: a cache that survives restarts, for CLI tools and
+ * build steps. A store only moves entries in and out; `StoreCache` (below) adds validation, the codec and TTLs.
  */
-export class FileCacheAdapter implements ClosableCache {
-  /** What this adapter supports; the law suite reads it. */
-  readonly capabilities: CacheCapabilities = { patternDelete: true, ttlPrecision: 'milliseconds' };
-  readonly namespace: string;
+export class FileStore implements CacheStore {
+  /** No bound of its own: a tiered cache over it bounds its calls. */
+  readonly callBoundMs: undefined = undefined;
   readonly #dir: string;
-  readonly #codec: Codec;
   readonly #now: () => number;
-  #closed = false;
+
+  constructor(directory: string, namespace: string, now: () => number) {
+    // Namespaces may hold any character but `:`: hex keeps the folder name portable.
+    this.#dir = join(directory, Buffer.from(namespace).toString('hex'));
+    this.#now = now;
+  }
+
+  now(): number {
+    return this.#now();
+  }
+
+  async get(key: string): Promise<Entry | undefined> {
+    const stored = await this.#read(this.#file(key));
+    if (stored === undefined || stored.key !== key || !this.#live(stored)) return undefined;
+    return { text: stored.text, expiresAt: stored.expiresAt ?? undefined, meta: stored.meta };
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<Entry | undefined>> {
+    return Promise.all(keys.map((key) => this.get(key)));
+  }
+
+  async set(key: string, entry: EntryWrite): Promise<void> {
+    const now = this.#now();
+    const stored: StoredFile = {
+      key,
+      text: entry.text,
+      expiresAt: entry.ttlMs === undefined ? null : now + entry.ttlMs,
+      ...(entry.meta === undefined ? {} : { meta: stampMeta(entry.meta, now) }),
+    };
+    const file = this.#file(key);
+    // Write a temporary file, then rename: a reader sees the old entry or the new one, never half of one.
+    const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await mkdir(this.#dir, { recursive: true });
+      await writeFile(temporary, JSON.stringify(stored));
+      await rename(temporary, file);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw unavailable('set', error);
+    }
+  }
+
+  async setMany(entries: ReadonlyArray<readonly [string, EntryWrite]>): Promise<void> {
+    for (const [key, entry] of entries) await this.set(key, entry);
+  }
+
+  /** Not atomic across processes (a file system has no compare-and-set): fine for one process at a time. */
+  async compareAndSet(key: string, expected: string | null, entry: EntryWrite | null): Promise<boolean> {
+    const live = await this.get(key);
+    if (expected === null ? live !== undefined : live?.meta?.version !== expected) return false;
+    if (entry === null) await this.delete([key]);
+    else await this.set(key, entry);
+    return true;
+  }
+
+  async delete(keys: readonly string[]): Promise<number> {
+    let deleted = 0;
+    for (const key of keys) {
+      const live = (await this.get(key)) !== undefined;
+      try {
+        await unlink(this.#file(key));
+        if (live) deleted++;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw unavailable('delete', error);
+      }
+    }
+    return deleted;
+  }
+
+  /** Removes this namespace's folder, and nothing else. */
+  async clear(): Promise<void> {
+    try {
+      await rm(this.#dir, { recursive: true, force: true });
+    } catch (error) {
+      throw unavailable('clear', error);
+    }
+  }
+
+  /** Redis glob semantics come from core (`compileGlob`): never write your own matcher. */
+  async *scan(pattern: string): AsyncGenerator<readonly string[]> {
+    const matches = compileGlob(pattern);
+    let names: string[];
+    try {
+      names = (await readdir(this.#dir)).filter((name) => name.endsWith('.json'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw unavailable('scan', error);
+    }
+    const found: string[] = [];
+    for (const name of names) {
+      const stored = await this.#read(join(this.#dir, name));
+      if (stored !== undefined && this.#live(stored) && matches(stored.key)) found.push(stored.key);
+    }
+    if (found.length > 0) yield found;
+  }
+
+  /** Files cannot announce writes: a tiered cache over this store publishes them itself. */
+  announcesOn(): boolean {
+    return false;
+  }
+
+  /** Nothing to release: the files stay for the next process. */
+  async close(): Promise<void> {}
+
+  #file(key: string): string {
+    return join(this.#dir, `${createHash('sha256').update(key).digest('hex')}.json`);
+  }
+
+  #live(stored: StoredFile): boolean {
+    return stored.expiresAt === null || this.#now() <= stored.expiresAt;
+  }
+
+  async #read(file: string): Promise<StoredFile | undefined> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw unavailable('get', error);
+    }
+    try {
+      return JSON.parse(text) as StoredFile;
+    } catch (cause) {
+      throw new SerializationError('$', `unreadable cache file ${file}`, { operation: 'decode', cause });
+    }
+  }
+}
+// #endregion store
+
+// #region adapter
+/**
+ * The adapter: the store plus `StoreCache`, which keeps every law of `CacheProtocol` (validation, the codec, TTLs,
+ * batches, patterns) once for every backend.
+ */
+export class FileCacheAdapter extends StoreCache {
+  readonly namespace: string;
 
   /** @throws {TypeError} for a missing directory or an unknown option; {RangeError} for a bad namespace. */
   constructor(options: FileCacheAdapterOptions) {
     for (const name of Object.keys(options ?? {})) {
       if (!OPTION_NAMES.has(name)) throw new TypeError(`Unknown FileCacheAdapter option '${name}'`);
     }
-    const merged = { ...DEFAULTS, ...options };
-    if (typeof merged.directory !== 'string' || merged.directory === '') {
+    if (typeof options.directory !== 'string' || options.directory === '')
       throw new TypeError('FileCacheAdapter needs a directory');
-    }
-    if (typeof merged.now !== 'function') throw new TypeError('now must return epoch milliseconds');
-    this.namespace = resolveNamespace(merged.namespace);
-    // Namespaces may hold any character but `:`: hex keeps the folder name portable.
-    this.#dir = join(merged.directory, Buffer.from(this.namespace).toString('hex'));
-    this.#codec = merged.codec;
-    this.#now = merged.now;
+    const now = options.now ?? Date.now;
+    if (typeof now !== 'function') throw new TypeError('now must return epoch milliseconds');
+    const namespace = resolveNamespace(options.namespace);
+    super(new FileStore(options.directory, namespace, now), { codec: options.codec });
+    this.namespace = namespace;
   }
-  // #endregion class
+}
+// #endregion adapter
 
-  // #region reads
-  async get<T = unknown>(key: string): Promise<T | undefined> {
-    assertKey(key);
-    this.#open('get');
-    const entry = await this.#read('get', key);
-    return entry === undefined ? undefined : (this.#codec.decode(entry.text) as T);
-  }
-
-  async exists(key: string): Promise<boolean> {
-    assertKey(key);
-    this.#open('exists');
-    return (await this.#read('exists', key)) !== undefined;
-  }
-
-  async getMany<T = unknown>(keys: readonly string[]): Promise<Map<string, T>> {
-    assertKeys(keys);
-    this.#open('getMany');
-    const found = new Map<string, T>();
-    for (const key of keys) {
-      if (found.has(key)) continue;
-      const entry = await this.#read('getMany', key);
-      if (entry !== undefined) found.set(key, this.#codec.decode(entry.text) as T);
-    }
-    return found;
-  }
-
-  async ttl(key: string): Promise<number | undefined> {
-    assertKey(key);
-    this.#open('ttl');
-    const entry = await this.#read('ttl', key);
-    if (entry === undefined || entry.expiresAt === null) return undefined;
-    return msToTtlSeconds(entry.expiresAt - this.#now());
-  }
-  // #endregion reads
-
-  // #region writes
-  async set(key: string, value: unknown, ttl?: number | null): Promise<void> {
-    assertKey(key);
-    const ttlMs = ttlToMs(ttl);
-    this.#open('set');
-    // Encode before touching the disk: a value the codec refuses must leave the old one in place.
-    await this.#write('set', key, this.#codec.encode(value), ttlMs);
-  }
-
-  async setMany(items: CacheItems, ttl?: number | null): Promise<void> {
-    const entries = toItemEntries(items);
-    const ttlMs = ttlToMs(ttl);
-    this.#open('setMany');
-    const encoded = entries.map(([key, value]) => [key, this.#codec.encode(value)] as const);
-    for (const [key, text] of encoded) await this.#write('setMany', key, text, ttlMs);
-  }
-
-  async delete(key: string): Promise<void> {
-    assertKey(key);
-    this.#open('delete');
-    await this.#unlink('delete', this.#file(key));
-  }
-
-  async deletePattern(pattern: string): Promise<number> {
-    assertPattern(pattern);
-    this.#open('deletePattern');
-    // Redis glob semantics come from core: never write your own matcher.
-    const matches = compileGlob(pattern);
-    let deleted = 0;
-    for (const name of await this.#list('deletePattern')) {
-      const entry = await this.#readFile('deletePattern', join(this.#dir, name));
-      if (entry !== undefined && this.#live(entry) && matches(entry.key)) {
-        if (await this.#unlink('deletePattern', join(this.#dir, name))) deleted++;
-      }
-    }
-    return deleted;
-  }
-
-  async clear(): Promise<void> {
-    this.#open('clear');
-    try {
-      await rm(this.#dir, { recursive: true, force: true });
-    } catch (error) {
-      throw toUnavailableError('clear', error);
-    }
-  }
-  // #endregion writes
-
-  // #region lifecycle
-  /** Later calls reject with `CacheUnavailableError`; the files stay for the next process. */
-  async close(): Promise<void> {
-    this.#closed = true;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  #open(operation: string): void {
-    if (this.#closed) throw closedError(operation);
-  }
-  // #endregion lifecycle
-
-  #file(key: string): string {
-    return join(this.#dir, `${createHash('sha256').update(key).digest('hex')}.json`);
-  }
-
-  #live(entry: StoredEntry): boolean {
-    return entry.expiresAt === null || this.#now() <= entry.expiresAt;
-  }
-
-  /** The live entry of `key`, or `undefined`; an expired file is removed on the way. */
-  async #read(operation: string, key: string): Promise<StoredEntry | undefined> {
-    const file = this.#file(key);
-    const entry = await this.#readFile(operation, file);
-    if (entry === undefined || entry.key !== key) return undefined;
-    if (this.#live(entry)) return entry;
-    await this.#unlink(operation, file);
-    return undefined;
-  }
-
-  async #readFile(operation: string, file: string): Promise<StoredEntry | undefined> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw toUnavailableError(operation, error);
-    }
-    try {
-      return JSON.parse(text) as StoredEntry;
-    } catch (cause) {
-      throw new SerializationError('$', `unreadable cache file ${file}`, { cause });
-    }
-  }
-
-  async #write(operation: string, key: string, text: string, ttlMs: number | undefined): Promise<void> {
-    const entry: StoredEntry = { key, text, expiresAt: ttlMs === undefined ? null : this.#now() + ttlMs };
-    const file = this.#file(key);
-    // Write a temporary file, then rename: a reader sees the old entry or the new one, never half of one.
-    const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await mkdir(this.#dir, { recursive: true });
-      await writeFile(temporary, JSON.stringify(entry));
-      await rename(temporary, file);
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw toUnavailableError(operation, error);
-    }
-  }
-
-  /** Removes `file`; true when it existed. */
-  async #unlink(operation: string, file: string): Promise<boolean> {
-    try {
-      await unlink(file);
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw toUnavailableError(operation, error);
-    }
-  }
-
-  async #list(operation: string): Promise<string[]> {
-    try {
-      return (await readdir(this.#dir)).filter((name) => name.endsWith('.json'));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw toUnavailableError(operation, error);
-    }
-  }
+/** A file-system failure, as every call reports one. */
+function unavailable(operation: string, error: unknown): CacheUnavailableError {
+  return new CacheUnavailableError(operation, error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
 }

@@ -1,15 +1,21 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeCacheProtocol } from '@strata-cache/core/testing';
+import { describeCacheProtocol, describeCacheStore } from '@strata-cache/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileCacheAdapter } from '../src/file-cache-adapter.js';
+import { FileCacheAdapter, FileStore } from '../src/file-cache-adapter.js';
 
 const directory = await mkdtemp(join(tmpdir(), 'strata-file-cache-'));
 afterAll(() => rm(directory, { recursive: true, force: true }));
 
 // #region laws
-// Every law of the contract, as property tests: the adapter takes the suite's clock, so TTL laws are exact.
+// The store's own laws, then every law of the contract on the adapter, as property tests. Both take the suite's
+// clock, so TTL laws are exact.
+describeCacheStore('FileStore', {
+  create: ({ namespace, now }) => new FileStore(directory, namespace, now),
+  clock: 'manual',
+});
+
 describeCacheProtocol('FileCacheAdapter', {
   create: ({ namespace, now }) => new FileCacheAdapter({ directory, namespace, now }),
   clock: 'manual',

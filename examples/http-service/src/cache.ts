@@ -16,7 +16,8 @@ export interface ServiceCache {
 export async function createServiceCache(redisUrl: string, namespace: string): Promise<ServiceCache> {
   const l1 = new MemoryCacheAdapter({ maxEntries: 10_000, namespace });
   const l2 = new RedisCacheAdapter({ url: redisUrl, namespace, commandTimeoutMs: 500 });
-  const bus = new RedisPubSubBus({ url: redisUrl, namespace });
+  // Built on the adapter: it shares its connection, and each write carries its own invalidation.
+  const bus = new RedisPubSubBus({ adapter: l2 });
   const cache = new TieredCache({ tiers: [l1, l2], bus, maxTtl: 30 });
   // Until the bus subscription is live, reads bypass L1: waiting here means the service starts coherent.
   await cache.ready();

@@ -60,6 +60,6 @@ export {
 } from './keys.js';
 export { type CacheCapabilities, type CacheItems, CacheProtocol, type ClosableCache } from './protocol.js';
 export type { CacheStore, MaybePromise, StoreWriteOptions } from './store.js';
-export { StoreCache, type StoreCacheOptions } from './store-cache.js';
+export { deleteMatching, StoreCache, type StoreCacheOptions } from './store-cache.js';
 export { MAX_TTL_MS, msToTtlSeconds, ttlToMs } from './ttl.js';
 export { ValueReader, type ValueReading } from './value-reader.js';

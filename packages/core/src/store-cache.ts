@@ -16,6 +16,23 @@ export interface StoreCacheOptions {
 }
 
 /**
+ * Deletes the keys of `store` matching the Redis glob `pattern`, batch by batch as the store walks it (each step
+ * bounded by the store, never the walk); resolves to how many it deleted. Stops, rejecting, once `stop()` says so.
+ */
+export async function deleteMatching(
+  store: CacheStore,
+  pattern: string,
+  stop: () => boolean = () => false,
+): Promise<number> {
+  let deleted = 0;
+  for await (const batch of store.scan(pattern)) {
+    deleted += await store.delete(batch);
+    if (stop()) throw closedError('deletePattern');
+  }
+  return deleted;
+}
+
+/**
  * A cache over a {@link CacheStore}: every law of `CacheProtocol` (validation, the codec, TTLs in seconds, batches,
  * patterns, namespaces as the store applies them) kept once, here, for every backend. An adapter is a store plus
  * this class: `class MyCacheAdapter extends StoreCache { constructor(o) { super(new MyStore(o), o) } }`.
@@ -157,7 +174,11 @@ export class StoreCache implements ClosableCache {
   /** Deletes every key of this cache's namespace. */
   async clear(): Promise<void> {
     this.#open('clear');
-    await this.#deleteMatching('clear', '*');
+    try {
+      await this.store.clear();
+    } catch (error) {
+      throw toUnavailableError('clear', error);
+    }
   }
 
   /** The live keys matching the Redis glob `pattern` (every key by default), each once. */
@@ -205,17 +226,11 @@ export class StoreCache implements ClosableCache {
     return freshUntil !== undefined && this.store.now() > freshUntil;
   }
 
-  /** Deletes what `pattern` matches, batch by batch as the store walks it; each step bounded by the store. */
   async #deleteMatching(operation: string, pattern: string): Promise<number> {
-    let deleted = 0;
     try {
-      for await (const batch of this.store.scan(pattern)) {
-        deleted += await this.store.delete(batch);
-        if (this.#closed) throw closedError(operation);
-      }
+      return await deleteMatching(this.store, pattern, () => this.#closed);
     } catch (error) {
       throw toUnavailableError(operation, error);
     }
-    return deleted;
   }
 }

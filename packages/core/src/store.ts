@@ -49,6 +49,11 @@ export interface CacheStore {
   /** Removes distinct `keys`; resolves to how many of them held a live entry. May complete synchronously. */
   delete(keys: readonly string[], options?: StoreWriteOptions): MaybePromise<number>;
   /**
+   * Deletes every entry of the store's namespace, and nothing outside it (a backend that can, at once; others walk
+   * and delete, as `deleteMatching` does).
+   */
+  clear(): MaybePromise<void>;
+  /**
    * The live keys matching the Redis glob `pattern`, in batches as the backend walks them (each key at least once; a
    * walk may return one twice). Each step of the walk is bounded in time, never the walk as a whole.
    */

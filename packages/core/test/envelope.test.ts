@@ -39,7 +39,7 @@ describe('the stored-entry envelope', () => {
     for (const text of [
       '{"name":"Ada"}',
       '"{\\"$s\\":1,\\"exp\\":1"',
-      '{"$s":2,"exp":1,"v":1}',
+      '{"$s":3,"exp":1,"v":1}',
       '{ "$s":1,"exp":1,"v":1}',
     ])
       expect(unwrapEntry(text)).toEqual({ text, expiresAt: null });

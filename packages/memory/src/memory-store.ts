@@ -49,6 +49,9 @@ export class MemoryStore implements CacheStore {
       // Judged at every read with the store's clock, not a cached reading of it.
       perf: { now: options.now },
       ttlResolution: 0,
+      // Every write gives its own TTL (0: none), so this default never applies: it only makes lru-cache allocate its
+      // per-slot TTL arrays now, as part of the empty cache's fixed cost, rather than at the first write with a TTL.
+      ttl: 1,
       ...(options.maxBytes === undefined
         ? {}
         : {
@@ -103,6 +106,10 @@ export class MemoryStore implements CacheStore {
     return deleted;
   }
 
+  clear(): void {
+    this.#lru.clear();
+  }
+
   async *scan(pattern: string): AsyncGenerator<readonly string[]> {
     const matches = compileGlob(pattern);
     const found: string[] = [];
@@ -128,12 +135,13 @@ export class MemoryStore implements CacheStore {
   #write(key: string, entry: EntryWrite): void {
     const now = this.#now();
     const { ttlMs } = entry;
-    const held: Held = {
-      text: entry.text,
-      expiresAt: ttlMs === undefined ? undefined : now + ttlMs,
-      meta: entry.meta === undefined ? undefined : stampMeta(entry.meta, now),
-      decoded: undefined,
-    };
+    const expiresAt = ttlMs === undefined ? undefined : now + ttlMs;
+    // Without metadata the entry holds two fields (`meta` reads as undefined): the heap per entry is what counts here.
+    const held = (
+      entry.meta === undefined
+        ? { text: entry.text, expiresAt }
+        : { text: entry.text, expiresAt, meta: stampMeta(entry.meta, now) }
+    ) as Held;
     const options = this.#setOptions;
     options.ttl = ttlMs ?? 0;
     options.start = now;

@@ -1,7 +1,12 @@
 import { CacheValidationError, SerializationError } from '@strata-cache/core';
-import { describeCacheProtocol, ManualClock } from '@strata-cache/core/testing';
+import { describeCacheProtocol, describeCacheStore, ManualClock } from '@strata-cache/core/testing';
 import { describe, expect, it, vi } from 'vitest';
-import { MemoryCacheAdapter } from '../src/index.js';
+import { MemoryCacheAdapter, MemoryStore } from '../src/index.js';
+
+describeCacheStore('MemoryStore', {
+  clock: 'manual',
+  create: ({ now }) => new MemoryStore({ maxEntries: 10_000, maxBytes: undefined, now }),
+});
 
 describeCacheProtocol('MemoryCacheAdapter', {
   clock: 'manual',

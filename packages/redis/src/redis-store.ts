@@ -1,5 +1,6 @@
 import {
   type CacheStore,
+  deleteMatching,
   ENVELOPE_PREFIX,
   type Entry,
   type EntryWrite,
@@ -181,6 +182,11 @@ export class RedisStore implements CacheStore {
       () => corkForTick(this.client),
     );
     return deleted;
+  }
+
+  /** Deletes every key of the namespace: SCAN and UNLINK on every master (never FLUSHDB). */
+  async clear(): Promise<void> {
+    await deleteMatching(this, '*', () => this.#closed);
   }
 
   /** SCAN MATCH over the namespace on every master, each step bounded by `commandTimeoutMs`. */

@@ -1,5 +1,10 @@
 import { CacheUnavailableError, CacheValidationError, SerializationError } from '@strata-cache/core';
-import { describeCacheProtocol, readEntry, uniqueNamespace } from '@strata-cache/core/testing';
+import {
+  describeCacheProtocol,
+  describeCacheStore,
+  readEntry,
+  uniqueNamespace,
+} from '@strata-cache/core/testing';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RedisCacheAdapter } from '../src/index.js';
@@ -8,6 +13,21 @@ import { READ_SCRIPT } from '../src/internal/entry-reader.js';
 import { keySlot } from '../src/internal/key-slot.js';
 
 const redis = inject('redis');
+
+const adapters = new WeakMap<object, RedisCacheAdapter>();
+for (const [topology, where] of [
+  ['standalone', { url: redis.url }],
+  ['Cluster, 3 masters', { cluster: { nodes: redis.cluster.nodes } }],
+] as const) {
+  describeCacheStore(`RedisStore (${topology})`, {
+    create: ({ namespace }) => {
+      const adapter = new RedisCacheAdapter({ ...where, namespace });
+      adapters.set(adapter.store, adapter);
+      return adapter.store;
+    },
+    destroy: (store) => adapters.get(store)?.close(),
+  });
+}
 
 describeCacheProtocol('RedisCacheAdapter (standalone)', {
   create: ({ namespace }) => new RedisCacheAdapter({ url: redis.url, namespace }),

@@ -155,26 +155,18 @@ describe('RedisPubSubBus', () => {
     expect(got.resets).toEqual([]);
   });
 
-  it('pairs only with a RedisCacheAdapter on its own server, then publishes on its connection', async () => {
+  it('built on an adapter, publishes on its connection and announces its writes from the commands that write them', async () => {
     const namespace = uniqueNamespace();
-    const a = bus({ url: redis.url, namespace });
+    const same = new RedisCacheAdapter({ url: redis.url, namespace });
+    closers.push(() => same.close());
+    const a = bus({ adapter: same });
     const b = bus({ url: redis.url, namespace });
     const { got, listener } = recorder();
     await b.subscribe(listener);
-    const other = await startRedisServer();
-    closers.push(() => other.stop());
-    const elsewhere = new RedisCacheAdapter({ url: other.url, namespace });
-    const cluster = new RedisCacheAdapter({ cluster: { nodes: redis.cluster.nodes }, namespace });
-    const same = new RedisCacheAdapter({ url: redis.url, namespace });
-    closers.push(() => Promise.all([elsewhere.close(), cluster.close(), same.close()]));
-    expect(await a.pairWith({})).toBe(false);
-    expect(await a.pairWith(elsewhere)).toBe(false);
-    expect(await a.pairWith(cluster)).toBe(false);
-    const early = same.set('x', 1);
-    expect(a.publishBehind(same, { kind: 'keys', keys: ['x'] })).toBeUndefined();
-    await early;
-    expect(await a.pairWith(same)).toBe(true);
-    expect(await a.pairWith(elsewhere)).toBe(false);
+    expect(a.channel).toBe(busChannel(namespace));
+    expect(same.store.announcesOn(a)).toBe(true);
+    expect(same.store.announcesOn(b)).toBe(false);
+    await same.set('warm', 1);
     const client = same.client as Redis;
     let publishes = 0;
     const publish = client.publish.bind(client);
@@ -189,17 +181,13 @@ describe('RedisPubSubBus', () => {
       return evalsha(...args);
     }) as typeof evalsha;
 
-    // Nothing of k1 is waiting to be written: nothing to publish behind.
-    expect(a.publishBehind(same, { kind: 'keys', keys: ['k1'] })).toBeUndefined();
-    // Writes of one tick and their invalidations: one script, which writes, then publishes one message.
-    const writes = [same.set('k1', 1), same.delete('k2'), same.set('k3', 3)];
-    const behind = [
-      a.publishBehind(same, { kind: 'keys', keys: ['k1'] }),
-      a.publishBehind(same, { kind: 'keys', keys: ['k2', 'k3'] }),
-    ];
-    expect(behind.every((p) => p instanceof Promise)).toBe(true);
-    expect(a.publishBehind(same, { kind: 'keys', keys: ['k4'] })).toBeUndefined();
-    await Promise.all([...writes, ...behind]);
+    // Writes of one tick, announced: one script, which writes, then publishes one message naming them.
+    const text = same.codec.encode(1);
+    await Promise.all([
+      same.store.set('k1', { text, ttlMs: undefined }, { announce: a }),
+      same.store.delete(['k2'], { announce: a }),
+      same.store.set('k3', { text, ttlMs: 60_000 }, { announce: a }),
+    ]);
     expect([scripts, publishes]).toEqual([1, 0]);
     // Other messages go out on the same connection, numbered after it.
     await a.publish({ kind: 'pattern', pattern: 'p*' });
@@ -209,49 +197,49 @@ describe('RedisPubSubBus', () => {
     expect(got.messages[1]!.seq).toBe(got.messages[0]!.seq + 1);
     expect(got.resets).toEqual([]);
     expect(await same.get('k1')).toBe(1);
+    // A write not asked to be announced is not.
+    await same.store.set('quiet', { text, ttlMs: undefined });
+    await a.publish({ kind: 'clear' });
+    await until(() => got.messages.length === 3);
+    expect(got.messages[2]).toMatchObject({ kind: 'clear' });
   });
 
-  it('announces each bus’s invalidations under its own name when two buses pair with one cache', async () => {
+  it('announces each bus’s invalidations under its own name when two buses are built on one adapter', async () => {
     const namespace = uniqueNamespace();
-    const [a, b] = [bus({ url: redis.url, namespace }), bus({ url: redis.url, namespace })];
-    const [ra, rb] = [recorder(), recorder()];
-    await Promise.all([a.subscribe(ra.listener), b.subscribe(rb.listener)]);
     const shared = new RedisCacheAdapter({ url: redis.url, namespace });
     closers.push(() => shared.close());
-    expect([await a.pairWith(shared), await b.pairWith(shared)]).toEqual([true, true]);
-    const writes = [shared.set('from-a', 1), shared.set('from-b', 2)];
-    const behind = [
-      a.publishBehind(shared, { kind: 'keys', keys: ['from-a'] }),
-      b.publishBehind(shared, { kind: 'keys', keys: ['from-b'] }),
-    ];
-    await Promise.all([...writes, ...behind]);
+    const [a, b] = [bus({ adapter: shared }), bus({ adapter: shared })];
+    const [ra, rb] = [recorder(), recorder()];
+    await Promise.all([a.subscribe(ra.listener), b.subscribe(rb.listener)]);
+    const text = shared.codec.encode(1);
+    await Promise.all([
+      shared.store.set('from-a', { text, ttlMs: undefined }, { announce: a }),
+      shared.store.set('from-b', { text, ttlMs: undefined }, { announce: b }),
+    ]);
     await until(() => ra.got.messages.length === 1 && rb.got.messages.length === 1);
     // Each hears the other's message, never its own.
     expect(rb.got.messages[0]).toMatchObject({ origin: a.id, keys: ['from-a'] });
     expect(ra.got.messages[0]).toMatchObject({ origin: b.id, keys: ['from-b'] });
+    await b.close();
+    expect(shared.store.announcesOn(b)).toBe(false);
   });
 
-  it('pairs with a Cluster adapter on the same Cluster: each master announces its own writes, in a stream of its own', async () => {
+  it('built on a Cluster adapter: each master announces its own writes, in a stream of its own', async () => {
     const namespace = uniqueNamespace();
     const nodes = redis.cluster.nodes;
-    const a = bus({ cluster: { nodes }, namespace });
+    const cache = new RedisCacheAdapter({ cluster: { nodes }, namespace });
+    closers.push(() => cache.close());
+    const a = bus({ adapter: cache });
     const b = bus({ cluster: { nodes }, namespace });
     const { got, listener } = recorder();
     await b.subscribe(listener);
     await a.subscribe(recorder().listener);
-    const cache = new RedisCacheAdapter({ cluster: { nodes }, namespace });
-    const standalone = new RedisCacheAdapter({ url: redis.url, namespace });
-    closers.push(() => Promise.all([cache.close(), standalone.close()]));
-    expect(await a.pairWith(standalone)).toBe(false);
-    expect(await a.pairWith(cache)).toBe(true);
-    // Once connected (and its clock measured), the adapter sends each write in the tick it was issued in.
+    // Once connected (and its clock measured), the store sends each write in the tick it was issued in.
     await cache.set('warm', 1);
     const keys = Array.from({ length: 64 }, (_, i) => `k${i}`);
     for (let round = 0; round < 10; round++) {
-      const writes = keys.map((key) => cache.set(key, round));
-      const behind = keys.map((key) => a.publishBehind(cache, { kind: 'keys', keys: [key] }));
-      expect(behind.every((p) => p instanceof Promise)).toBe(true);
-      await Promise.all([...writes, ...behind]);
+      const text = cache.codec.encode(round);
+      await Promise.all(keys.map((key) => cache.store.set(key, { text, ttlMs: undefined }, { announce: a })));
     }
     await until(() => got.messages.flatMap((m) => (m.kind === 'keys' ? m.keys : [])).length === 640);
     // One stream per master, each numbered 1, 2, 3… in arrival order: no gap, so no reset.
@@ -262,21 +250,30 @@ describe('RedisPubSubBus', () => {
     for (const seqs of streams.values()) expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     expect(got.resets).toEqual([]);
     expect(await cache.get('k5')).toBe(9);
+    // setMany's commands announce their keys too, each master in its own stream.
+    const before = got.messages.length;
+    await cache.store.setMany(
+      keys.map((key) => [key, { text: cache.codec.encode('m'), ttlMs: undefined }] as const),
+      { announce: a },
+    );
+    await until(
+      () => got.messages.slice(before).flatMap((m) => (m.kind === 'keys' ? m.keys : [])).length === 64,
+    );
+    expect(got.resets).toEqual([]);
   });
 
-  it('publishes behind writes even if one of them fails, and when the script is refused', async () => {
+  it('announces writes even if one of them fails, and when the script is refused', async () => {
     const namespace = uniqueNamespace();
-    const a = bus({ url: redis.url, namespace });
-    const b = bus({ url: redis.url, namespace });
-    const { got, listener } = recorder();
-    await b.subscribe(listener);
     const client = new Redis(redis.url);
     const cache = new RedisCacheAdapter({ client, namespace });
     closers.push(async () => {
       await cache.close();
       client.disconnect();
     });
-    expect(await a.pairWith(cache)).toBe(true);
+    const a = bus({ adapter: cache });
+    const b = bus({ url: redis.url, namespace });
+    const { got, listener } = recorder();
+    await b.subscribe(listener);
     // A write failing inside the script (a TTL Redis refuses): the others are written, the message still goes, and
     // the script reports each write's outcome.
     const outcomes = await client.eval(
@@ -311,14 +308,15 @@ describe('RedisPubSubBus', () => {
 
     client.evalsha = (() =>
       Promise.reject(new Error("NOPERM this user has no permissions to run the 'evalsha' command"))) as never;
-    const refused = [cache.set('r1', 1), cache.set('r2', 2)];
-    const behindRefused = a.publishBehind(cache, { kind: 'keys', keys: ['r1', 'r2'] });
-    await Promise.all([...refused, behindRefused]);
+    const text = (n: number) => ({ text: cache.codec.encode(n), ttlMs: undefined });
+    await Promise.all([
+      cache.store.set('r1', text(1), { announce: a }),
+      cache.store.set('r2', text(2), { announce: a }),
+    ]);
     await until(() => got.messages.length === 2);
     expect(got.messages[1]).toMatchObject({ keys: ['r1', 'r2'] });
     // A lone write takes its own way: the same fallback.
-    const lone = cache.set('r3', 3);
-    await Promise.all([lone, a.publishBehind(cache, { kind: 'keys', keys: ['r3'] })]);
+    await cache.store.set('r3', text(3), { announce: a });
     await until(() => got.messages.length === 3);
     expect(got.messages[2]).toMatchObject({ keys: ['r3'] });
     expect(got.messages[2]!.seq).toBe(got.messages[1]!.seq + 1);
@@ -349,15 +347,12 @@ describe('RedisPubSubBus', () => {
     expect(pattern).toMatchObject({ pattern: `${'\n'.repeat(256)}*` });
     expect([got.errors, got.resets]).toEqual([[], []]);
 
-    // Paired: a huge key written by the adapter is announced from its script, as a pattern as well.
+    // Announced by the adapter's store: a huge key written is announced from its script, as a pattern as well.
     const cache = new RedisCacheAdapter({ url: redis.url, namespace });
     closers.push(() => cache.close());
-    expect(await a.pairWith(cache)).toBe(true);
+    const paired = bus({ adapter: cache });
     await cache.set('warm', 1);
-    const written = cache.set(huge, 1);
-    const behind = a.publishBehind(cache, { kind: 'keys', keys: [huge] });
-    expect(behind).toBeInstanceOf(Promise);
-    await Promise.all([written, behind]);
+    await cache.store.set(huge, { text: '1', ttlMs: undefined }, { announce: paired });
     await until(() => got.messages.filter((m) => m.kind === 'pattern').length === 2);
     expect([got.errors, got.resets]).toEqual([[], []]);
   });
@@ -411,6 +406,11 @@ describe('RedisPubSubBus', () => {
   });
 
   it('refuses bad options', () => {
+    const adapter = new RedisCacheAdapter({ url: redis.url, namespace: 'opts' });
+    closers.push(() => adapter.close());
+    expect(() => new RedisPubSubBus({ adapter, url: redis.url })).toThrow(/either adapter or connection/);
+    expect(() => new RedisPubSubBus({ adapter, namespace: 'other' })).toThrow(/differs from the adapter/);
+    expect(() => new RedisPubSubBus({ adapter: {} as never })).toThrow(/adapter must be a RedisCacheAdapter/);
     expect(() => new RedisPubSubBus({ url: redis.url, heartbeatMs: 0 })).toThrow(RangeError);
     expect(() => new RedisPubSubBus({ url: redis.url, heartbeatMs: 500, heartbeatTimeoutMs: 400 })).toThrow(
       RangeError,

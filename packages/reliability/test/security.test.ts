@@ -293,8 +293,6 @@ const STRATA_COMMANDS = [
   'get',
   'set',
   'mget',
-  'exists',
-  'pttl',
   'unlink',
   'scan',
   'publish',

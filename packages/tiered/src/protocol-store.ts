@@ -60,7 +60,10 @@ export class ProtocolStore implements CacheStore {
     const byTtl = new Map<number | undefined, Map<string, unknown>>();
     for (const [key, entry] of entries) {
       let items = byTtl.get(entry.ttlMs);
-      if (items === undefined) byTtl.set(entry.ttlMs, (items = new Map()));
+      if (items === undefined) {
+        items = new Map();
+        byTtl.set(entry.ttlMs, items);
+      }
       items.set(key, this.#codec.decode(entry.text));
     }
     for (const [ttlMs, items] of byTtl) await this.#cache.setMany(items as CacheItems, seconds(ttlMs));
@@ -77,6 +80,10 @@ export class ProtocolStore implements CacheStore {
       await this.#cache.delete(key);
     }
     return deleted;
+  }
+
+  async clear(): Promise<void> {
+    await this.#cache.clear();
   }
 
   // biome-ignore lint/correctness/useYield: a CacheProtocol cannot list its keys.

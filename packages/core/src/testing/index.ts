@@ -44,6 +44,7 @@ export {
   cacheCommands,
   type ModelEntry,
 } from './model.js';
+export { type CacheStoreSuiteOptions, describeCacheStore, type StoreFactoryContext } from './store-laws.js';
 
 const FULL_CAPABILITIES: CacheCapabilities = { patternDelete: true, ttlPrecision: 'milliseconds' };
 

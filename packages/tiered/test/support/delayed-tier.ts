@@ -71,6 +71,9 @@ export class DelayedStore implements CacheStore {
   delete(keys: readonly string[], options?: StoreWriteOptions): Promise<number> {
     return this.#call(`delete(${keys})`, () => this.inner.delete(keys), this.#announcing(keys, options));
   }
+  clear(): Promise<void> {
+    return this.#call('clear', () => this.inner.clear());
+  }
   scan(pattern: string): AsyncIterable<readonly string[]> {
     return this.inner.scan(pattern);
   }
