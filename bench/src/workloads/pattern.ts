@@ -4,7 +4,7 @@ import { commandStats, perOperation } from '../commandstats.js';
 import { bulkWrite, type Fixtures, flushAll, keyCount, newClient } from '../fixtures.js';
 import { type RunContext, rotate } from '../harness.js';
 import { recordText, WrongAnswerError } from '../record.js';
-import { TTL_SECONDS, type Where } from '../subject.js';
+import { L1_ENTRIES, TTL_SECONDS, type Where } from '../subject.js';
 import { strataRedis, strataStack } from '../subjects/strata.js';
 
 const NAMESPACE = 'dp';
@@ -95,15 +95,24 @@ export async function runDeletePattern(
   const raw = newClient(where);
   await raw.ping();
   const masters = await fixtures.masters(where);
-  const subjects = [
+  // The TieredCache's L1 is full, as it is in a service that has run a while: the pattern's keys and others.
+  const l1Keys = [
+    ...targets.map((key) => key.slice(NAMESPACE.length + 1)),
+    ...fillers.slice(0, L1_ENTRIES - matching).map((key) => key.slice(NAMESPACE.length + 1)),
+  ];
+  const fillL1 = (): void => {
+    for (const [i, key] of l1Keys.entries()) stack.l1.store.set(key, { text: recordText(i), ttlMs: 60_000 });
+  };
+  const subjects: Array<{ id: string; run: () => Promise<number>; prepare?: () => void }> = [
     { id: 'raw', run: () => rawScanUnlink(raw, `${NAMESPACE}:t:*`) },
-    { id: 'strata', run: () => stack.cache.deletePattern('t:*') },
+    { id: 'strata', run: () => stack.cache.deletePattern('t:*'), prepare: fillL1 },
     { id: 'strata-redis', run: () => adapter.adapter.deletePattern('t:*') },
   ];
   try {
     for (const rep of reps) {
       for (const subject of rotate(subjects, rep)) {
         await bulkWrite(where, targets, targetTexts, TTL_SECONDS);
+        subject.prepare?.();
         const present = await keyCount(fixtures, where);
         if (present !== total) throw new Error(`deletePattern setup: ${present} keys, expected ${total}`);
         const before = rep === 0 ? await commandStats(masters) : undefined;
@@ -121,6 +130,8 @@ export async function runDeletePattern(
           );
         }
         const left = await keyCount(fixtures, where);
+        if (subject.prepare !== undefined && stack.l1.size !== l1Keys.length - matching)
+          throw new WrongAnswerError(`${subject.id} deletePattern left ${stack.l1.size} entries in L1`);
         if (deleted !== matching || left !== total - matching) {
           throw new WrongAnswerError(
             `${subject.id} deletePattern: reported ${deleted}, left ${left} keys; expected ${matching} and ${total - matching}`,

@@ -50,13 +50,16 @@ export class GlobalWrite {
           write(tier.cache).catch((e: unknown) => set.observer.error(operation, e, tier.index)),
         ),
       );
-    const droppedAtStart = dropUpper();
     let walking: Promise<R>;
     try {
       walking = write(last.cache);
     } catch (error) {
       walking = Promise.reject(error);
     }
+    // Once the walk's first command is on its way: an in-process walk of the tiers above then runs while the last
+    // tier's replies are awaited, not before its first request. Meanwhile the fence keeps matching keys from being
+    // filled, and before this call returns they are gone above.
+    const droppedAtStart = new Promise<unknown>((resolve) => setImmediate(() => resolve(dropUpper())));
     let walkEnded = true;
     try {
       const result = await set.bounded(last, operation, () => walking, true);
