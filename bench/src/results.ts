@@ -24,7 +24,15 @@ export const WORKLOADS: readonly WorkloadInfo[] = [
   w('get-many', 'getMany of 100 keys from L2', 'ops/s', 'higher', 'raw', 'one MGET + JSON.parse', 0.7),
   w('set-seq', 'set, sequential', 'ops/s', 'higher', 'raw', 'SET EX', 0.75),
   w('set-64', 'set, 64 in flight', 'ops/s', 'higher', 'raw', 'SET EX', 1.0),
-  w('delete-pattern', "deletePattern, 1,000 of 100,000 keys (TieredCache's L1 full)", 'ms', 'lower', 'raw', 'SCAN + UNLINK', 1.2),
+  w(
+    'delete-pattern',
+    "deletePattern, 1,000 of 100,000 keys (TieredCache's L1 full)",
+    'ms',
+    'lower',
+    'raw',
+    'SCAN + UNLINK',
+    1.2,
+  ),
   w(
     'lag-p50',
     'invalidation lag p50 (A.set → B reads it)',

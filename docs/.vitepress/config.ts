@@ -43,6 +43,7 @@ const guide: DefaultTheme.SidebarItem[] = [
     text: 'Guides',
     items: [
       { text: 'Writing your own adapter', link: '/custom-adapter' },
+      { text: 'How Strata is built', link: '/architecture' },
       { text: 'Production', link: '/production' },
       { text: 'Coming from BentoCache, cache-manager, keyv', link: '/migrating' },
       { text: 'The seed’s Python names', link: '/seed-names' },

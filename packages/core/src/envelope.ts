@@ -7,7 +7,7 @@ import { SerializationError } from './errors.js';
  * `null` for none), and, when the entry has any, its metadata (docs/codec.md, "Entries"):
  *
  * `{"$s":1,"exp":1765103456789,"v":<the codec's text>}`
- * `{"$s":2,"exp":1765103456789,"ml":26,"m":{"f":1765103450000,"ver":"x"},"v":<the codec's text>}`
+ * `{"$s":2,"exp":1765103456789,"ml":29,"m":{"f":1765103450000,"ver":"x"},"v":<the codec's text>}`
  *
  * Every envelope is JSON another program can read. Its first bytes are fixed, and the metadata's length (`ml`, in
  * UTF-16 code units) comes before it, so it is recognised and taken apart without parsing the value. A text that does
@@ -75,19 +75,26 @@ export function unwrapEntry(stored: string): Unwrapped {
   // Read without slicing or a regular expression: this runs for every value read.
   let i = ENVELOPE_PREFIX.length;
   let expiresAt: number | undefined;
-  if (stored.startsWith('null', i)) {
+  if (stored.charCodeAt(i) === 110 /* n */ && stored.startsWith('null', i)) {
     i += 4;
   } else {
-    const end = digitsEnd(stored, i);
-    expiresAt = numberAt(stored, i, end);
-    i = end;
+    const start = i;
+    let value = 0;
+    for (let code = stored.charCodeAt(i); code >= 48 && code <= 57; code = stored.charCodeAt(++i))
+      value = value * 10 + (code - 48);
+    checkInteger(stored, start, i);
+    expiresAt = value;
   }
   let meta: EntryMeta | undefined;
   if (withMeta) {
     if (!stored.startsWith(META_LENGTH_MARK, i)) throw malformed();
     i += META_LENGTH_MARK.length;
-    const end = digitsEnd(stored, i);
-    const length = numberAt(stored, i, end);
+    const begin = i;
+    let length = 0;
+    for (let code = stored.charCodeAt(i); code >= 48 && code <= 57; code = stored.charCodeAt(++i))
+      length = length * 10 + (code - 48);
+    checkInteger(stored, begin, i);
+    const end = i;
     if (!stored.startsWith(META_MARK, end)) throw malformed();
     const start = end + META_MARK.length;
     meta = parseMeta(stored.slice(start, start + length));
@@ -98,20 +105,10 @@ export function unwrapEntry(stored: string): Unwrapped {
   return { text: stored.slice(i + VALUE_MARK.length, -1), expiresAt, meta };
 }
 
-/** Where the run of decimal digits starting at `i` ends. */
-function digitsEnd(text: string, i: number): number {
-  let end = i;
-  for (let code = text.charCodeAt(end); code >= 48 && code <= 57; code = text.charCodeAt(++end));
-  return end;
-}
-
-/** The JSON integer `text.slice(start, end)`: no leading zero, at most 16 digits (past the year 275000). */
-function numberAt(text: string, start: number, end: number): number {
+/** The digits `text.slice(start, end)` are a JSON integer: no leading zero, at most 16 (past the year 275000). */
+function checkInteger(text: string, start: number, end: number): void {
   const digits = end - start;
   if (digits === 0 || digits > 16 || (digits > 1 && text.charCodeAt(start) === 48)) throw malformed();
-  let value = 0;
-  for (let i = start; i < end; i++) value = value * 10 + (text.charCodeAt(i) - 48);
-  return value;
 }
 
 function parseMeta(json: string): EntryMeta {

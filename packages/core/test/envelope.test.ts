@@ -61,3 +61,56 @@ describe('the stored-entry envelope', () => {
     }
   });
 });
+
+describe('the envelope with metadata (version 2)', () => {
+  const metaArb = fc.record(
+    {
+      freshUntil: fc.integer({ min: 0, max: 2 ** 52 }),
+      version: fc.string(),
+      lease: fc.record({ token: fc.string(), until: fc.integer({ min: 0, max: 2 ** 52 }) }),
+      tags: fc.dictionary(fc.string(), fc.integer()),
+    },
+    { requiredKeys: [] },
+  );
+
+  it('gives back exactly the text, the expiry and the metadata it was given', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.json(), fc.string()),
+        fc.option(fc.integer({ min: 0, max: 2 ** 52 }), { nil: undefined }),
+        metaArb,
+        (text, expiresAt, meta) => {
+          const stored = wrapEntry(text, expiresAt, meta);
+          expect(stored.startsWith('{"$s":2,"exp":')).toBe(true);
+          expect(unwrapEntry(stored)).toEqual({ text, expiresAt, meta });
+        },
+      ),
+    );
+  });
+
+  it('is JSON another program reads: the metadata under "m", its length under "ml"', () => {
+    const stored = wrapEntry('{"id":1}', 1_765_103_456_789, {
+      freshUntil: 1_765_103_450_000,
+      version: 'a1',
+      tags: { 'user:42': 3 },
+    });
+    expect(stored).toBe(
+      '{"$s":2,"exp":1765103456789,"ml":51,"m":{"f":1765103450000,"ver":"a1","tags":{"user:42":3}},"v":{"id":1}}',
+    );
+    const parsed = JSON.parse(stored) as { ml: number; m: unknown };
+    expect(JSON.stringify(parsed.m).length).toBe(parsed.ml);
+  });
+
+  it('refuses metadata that is not well formed', () => {
+    for (const text of [
+      '{"$s":2,"exp":1,"ml":2,"m":[],"v":1}',
+      '{"$s":2,"exp":1,"ml":9,"m":{"f":-1},"v":1}',
+      '{"$s":2,"exp":1,"ml":11,"m":{"ver":1},"v":1}',
+      '{"$s":2,"exp":1,"ml":99,"m":{},"v":1}',
+      '{"$s":2,"exp":1,"m":{},"v":1}',
+      '{"$s":2,"exp":1,"ml":15,"m":{"tags":{"a":1.5}},"v":1}',
+    ]) {
+      expect(() => unwrapEntry(text), text).toThrow(SerializationError);
+    }
+  });
+});

@@ -40,6 +40,8 @@ export class MemoryStore implements CacheStore {
   readonly #setOptions: { ttl: number; start: number } = { ttl: 0, start: 0 };
   #ttlWrites = 0;
   #sweepAfter = SWEEP_EVERY_WRITES;
+  /** No entry expires before this (the store's clock): a sweep before then would find nothing, and is skipped. */
+  #earliestExpiry = Number.POSITIVE_INFINITY;
 
   constructor(options: MemoryStoreOptions) {
     this.#now = options.now;
@@ -108,6 +110,7 @@ export class MemoryStore implements CacheStore {
 
   clear(): void {
     this.#lru.clear();
+    this.#earliestExpiry = Number.POSITIVE_INFINITY;
   }
 
   async *scan(pattern: string): AsyncGenerator<readonly string[]> {
@@ -146,7 +149,9 @@ export class MemoryStore implements CacheStore {
     options.ttl = ttlMs ?? 0;
     options.start = now;
     this.#lru.set(key, held, options);
-    if (ttlMs !== undefined && ++this.#ttlWrites >= this.#sweepAfter) this.#sweep();
+    if (expiresAt === undefined) return;
+    if (expiresAt < this.#earliestExpiry) this.#earliestExpiry = expiresAt;
+    if (++this.#ttlWrites >= this.#sweepAfter) this.#sweep(now);
   }
 
   /**
@@ -160,11 +165,20 @@ export class MemoryStore implements CacheStore {
 
   /**
    * Deletes expired entries: after as many TTL writes as there were entries after the last sweep (at least 1024),
-   * so its O(size) cost is amortized O(1) per write and expired entries never accumulate.
+   * so its O(size) cost is amortized O(1) per write and expired entries never accumulate; and not at all while no
+   * entry can have expired yet (long TTLs), since walking every entry is the costly part.
    */
-  #sweep(): void {
+  #sweep(now: number): void {
     this.#ttlWrites = 0;
+    this.#sweepAfter = Math.max(SWEEP_EVERY_WRITES, this.#lru.size);
+    if (now <= this.#earliestExpiry) return;
     this.#lru.purgeStale();
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const entry of this.#lru.values()) {
+      const expiresAt = entry.expiresAt;
+      if (expiresAt !== undefined && expiresAt < earliest) earliest = expiresAt;
+    }
+    this.#earliestExpiry = earliest;
     this.#sweepAfter = Math.max(SWEEP_EVERY_WRITES, this.#lru.size);
   }
 

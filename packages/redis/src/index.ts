@@ -1,3 +1,4 @@
+export type { Announcer } from './internal/write-gatherer.js';
 export {
   RedisCacheAdapter,
   type RedisCacheAdapterEvents,
@@ -5,3 +6,4 @@ export {
 } from './redis-cache-adapter.js';
 export { CLIENT_DEFAULTS, type RedisConnectionOptions } from './redis-connection.js';
 export { busChannel, RedisPubSubBus, type RedisPubSubBusOptions } from './redis-pubsub-bus.js';
+export { RedisStore, type RedisStoreSettings } from './redis-store.js';

@@ -218,12 +218,15 @@ export class RedisStore implements CacheStore {
     return this.#announcers.has(bus);
   }
 
-  /** @internal Makes this store announce, on request, its writes through `announcer` on `bus`. */
+  /**
+   * Makes this store announce, when a write asks it to (`{ announce: bus }`), that write's invalidation on `bus`, in
+   * the command that writes it, with messages `announcer` builds: what a `RedisPubSubBus` built on the adapter does.
+   */
   announceOn(bus: InvalidationBus, announcer: Announcer): void {
     this.#announcers.set(bus, announcer);
   }
 
-  /** @internal Stops announcing on `bus` (it closed). */
+  /** Stops announcing on `bus` (it closed). */
   stopAnnouncing(bus: InvalidationBus): void {
     this.#announcers.delete(bus);
   }

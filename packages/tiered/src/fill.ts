@@ -1,4 +1,4 @@
-import { CacheError, type Codec, type Entry, type EntryMeta, type EntryWriteMeta } from '@strata-cache/core';
+import { CacheError, type Codec, type EntryMeta, type EntryWriteMeta } from '@strata-cache/core';
 import type { Tier } from './tier.js';
 import type { TierSet } from './tier-set.js';
 
@@ -31,17 +31,11 @@ export function installAbove(
   }
 }
 
-/** The remaining life of `entry`, read from `tier` (its clock): how long a copy above may live. */
-export function remainingMs(tier: Tier, entry: Entry): number | undefined {
-  return entry.expiresAt === undefined ? undefined : entry.expiresAt - tier.store.now();
-}
-
-/** `meta` as a copy above is written with it: its times relative to `tier`'s clock now. No lease travels up. */
-export function metaAbove(tier: Tier, meta: EntryMeta | undefined): EntryWriteMeta | undefined {
-  if (meta === undefined) return undefined;
+/** `meta` as a copy above is written with it: its times relative to its store's clock, which says `now`. No lease travels up. */
+export function metaAbove(meta: EntryMeta, now: number): EntryWriteMeta {
   const { freshUntil, version, tags } = meta;
   return {
-    ...(freshUntil === undefined ? {} : { freshMs: freshUntil - tier.store.now() }),
+    ...(freshUntil === undefined ? {} : { freshMs: freshUntil - now }),
     ...(version === undefined ? {} : { version }),
     ...(tags === undefined ? {} : { tags }),
   };

@@ -1,5 +1,5 @@
 import type { Entry } from '@strata-cache/core';
-import { installAbove, metaAbove, remainingMs } from './fill.js';
+import { installAbove, metaAbove } from './fill.js';
 import type { Tier } from './tier.js';
 import type { TierSet } from './tier-set.js';
 
@@ -69,18 +69,20 @@ export class ReadPath {
       const ticket = set.fence.begin();
       try {
         const entries = (await set.lowerRead(tier, 'get', () => tier.store.getMany(asked))) ?? [];
+        // One reading of the tier's clock for the whole batch: its entries' remaining lives are read against it.
+        const now = tier.store.now();
         const left: string[] = [];
         for (let k = 0; k < asked.length; k++) {
           const key = asked[k]!;
           const entry = entries[k];
-          if (entry === undefined || !isFresh(tier, entry)) {
+          if (entry === undefined || !isFreshAt(now, entry)) {
             left.push(key);
             continue;
           }
           const value = tier.values.read(key, entry) as T;
           found.set(key, value);
           set.observer.hits[i]!++;
-          this.#fill(key, entry, tier, ticket, () => value);
+          this.#fill(key, entry, tier, ticket, () => value, now);
         }
         if (left.length < asked.length) answering++;
         missing = left;
@@ -131,7 +133,7 @@ export class ReadPath {
         if (entry !== undefined && isFresh(tier, entry)) {
           set.observer.hit(key, i);
           const value = tier.values.read(key, entry) as T;
-          this.#fill(key, entry, tier, ticket, () => value);
+          this.#fill(key, entry, tier, ticket, () => value, tier.store.now());
           return value;
         }
       }
@@ -143,12 +145,13 @@ export class ReadPath {
     return undefined;
   }
 
-  /** Installs `entry` (read from `from`) in the tiers above it, if the fence allows. */
-  #fill(key: string, entry: Entry, from: Tier, ticket: number, value: () => unknown): void {
+  /** Installs `entry` (read from `from`, whose clock says `now`) in the tiers above it, if the fence allows. */
+  #fill(key: string, entry: Entry, from: Tier, ticket: number, value: () => unknown, now: number): void {
     const set = this.#set;
     if (!set.upperOpen || !set.fence.mayFill(key, ticket)) return;
-    const meta = metaAbove(from, entry.meta);
-    installAbove(set, from.index, key, entry.text, from.codec, remainingMs(from, entry), meta, value);
+    const meta = entry.meta === undefined ? undefined : metaAbove(entry.meta, now);
+    const ttlMs = entry.expiresAt === undefined ? undefined : entry.expiresAt - now;
+    installAbove(set, from.index, key, entry.text, from.codec, ttlMs, meta, value);
   }
 }
 
@@ -156,4 +159,10 @@ export class ReadPath {
 function isFresh(tier: Tier, entry: Entry): boolean {
   const freshUntil = entry.meta?.freshUntil;
   return freshUntil === undefined || tier.store.now() <= freshUntil;
+}
+
+/** {@link isFresh}, the tier's clock read once by the caller. */
+function isFreshAt(now: number, entry: Entry): boolean {
+  const freshUntil = entry.meta?.freshUntil;
+  return freshUntil === undefined || now <= freshUntil;
 }
