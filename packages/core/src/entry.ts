@@ -63,7 +63,12 @@ export interface EntryWriteMeta {
   /** See {@link EntryMeta.version}. */
   readonly version?: string;
   /** A lease to hold on the key: its token, and for how many ms. */
-  readonly lease?: { readonly token: string; readonly ttlMs: number };
+  readonly lease?: {
+    /** The holder's token. */
+    readonly token: string;
+    /** How long the lease holds, in ms. */
+    readonly ttlMs: number;
+  };
   /** See {@link EntryMeta.tags}. */
   readonly tags?: Readonly<Record<string, number>>;
 }

@@ -20,7 +20,9 @@ const UNSHAREABLE: unique symbol = Symbol('unshareable');
  * Values are always fresh, unaliased copies except with `'frozen'`.
  */
 export class ValueReader {
+  /** The codec entries' texts are in. */
   readonly codec: Codec;
+  /** How values are read (`'decode'` whatever was asked, for a codec other than the default one, unless frozen). */
   readonly reading: ValueReading;
 
   constructor(codec: Codec, reading: ValueReading) {

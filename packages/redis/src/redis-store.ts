@@ -24,9 +24,11 @@ import { type Announcer, RedisWriteGatherer } from './internal/write-gatherer.js
 
 /** Settings of a {@link RedisStore}, as the adapter resolved them. */
 export interface RedisStoreSettings {
+  /** The ioredis client to use (the adapter decides who closes it). */
   readonly client: Redis | Cluster;
   /** Keys are stored as `<namespace>:<key>`. */
   readonly namespace: string;
+  /** Every command is bounded by this many ms. */
   readonly commandTimeoutMs: number;
   /** The COUNT hint of each SCAN step. */
   readonly scanCount: number;
@@ -74,6 +76,7 @@ return 1`);
  * that writes them.
  */
 export class RedisStore implements CacheStore {
+  /** The ioredis client in use. */
   readonly client: Redis | Cluster;
   readonly #prefix: string;
   readonly #scanPrefix: string;

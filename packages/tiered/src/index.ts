@@ -1,5 +1,5 @@
 export type { TierOptions } from './tier.js';
-export { TieredCache, type TieredCacheOptions } from './tiered-cache.js';
+export { TieredCache, type TieredCacheOptions, type TieredListener } from './tiered-cache.js';
 export type {
   TieredCacheEvents,
   TieredCacheStats,

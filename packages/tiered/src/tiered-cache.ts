@@ -54,7 +54,7 @@ const DEFAULTS = { maxTtl: 60, timeoutMs: 2_000, onLowerTierError: 'degrade' } a
 const OPTION_NAMES: ReadonlySet<string> = new Set(['tiers', 'bus', ...Object.keys(DEFAULTS)]);
 
 /** A listener of a {@link TieredCache} event. */
-type Listener<K extends keyof TieredCacheEvents> = (...args: TieredCacheEvents[K]) => void;
+export type TieredListener<K extends keyof TieredCacheEvents> = (...args: TieredCacheEvents[K]) => void;
 
 /**
  * A {@link CacheProtocol} over several tiers, usually an in-process L1 over Redis, kept coherent across
@@ -212,19 +212,19 @@ export class TieredCache implements ClosableCache {
   }
 
   /** Listens for `event`. */
-  on<K extends keyof TieredCacheEvents>(event: K, listener: Listener<K>): this {
+  on<K extends keyof TieredCacheEvents>(event: K, listener: TieredListener<K>): this {
     this.#observer.emitter.on(event, listener as never);
     return this;
   }
 
   /** Listens for the next `event` only. */
-  once<K extends keyof TieredCacheEvents>(event: K, listener: Listener<K>): this {
+  once<K extends keyof TieredCacheEvents>(event: K, listener: TieredListener<K>): this {
     this.#observer.emitter.once(event, listener as never);
     return this;
   }
 
   /** Stops listening for `event` with `listener`. */
-  off<K extends keyof TieredCacheEvents>(event: K, listener: Listener<K>): this {
+  off<K extends keyof TieredCacheEvents>(event: K, listener: TieredListener<K>): this {
     this.#observer.emitter.off(event, listener as never);
     return this;
   }

@@ -2,6 +2,7 @@ import type { StoreCache } from '../store-cache.js';
 
 /** An entry as a tier above reads it from a cache's store: the value, its remaining TTL in ms, and its text. */
 export interface ReadEntry<T = unknown> {
+  /** The value, decoded (a fresh copy). */
   readonly value: T;
   /** Remaining life in whole ms (at least 0), in the store's clock; `undefined`: no expiry. */
   readonly ttlMs: number | undefined;
