@@ -27,12 +27,21 @@ export interface EntryMeta {
    * only as a fallback. Absent: fresh until `expiresAt`.
    */
   readonly freshUntil?: number;
+  /** When the value was written (epoch ms, the store's clock): how old it is, for refresh ahead. */
+  readonly writtenAt?: number;
   /** A stamp unique to the write that made this entry: what a conditional write compares. */
   readonly version?: string;
   /** A lease held on the key: who holds it (a token) and until when (epoch ms, the store's clock). */
   readonly lease?: EntryLease;
   /** The tags the value was written with, each with the tag's version at that time. */
   readonly tags?: Readonly<Record<string, number>>;
+  /** The entry holds no value, only a lease on the key (its `text` is `null`): it reads as absent. */
+  readonly placeholder?: boolean;
+  /**
+   * A copy that may have missed an invalidation (a tiered cache's bus lost messages while it was held): never read
+   * as fresh, only as a fail-safe fallback while the tier below is unavailable.
+   */
+  readonly unverified?: boolean;
 }
 
 /** A lease on a key: whoever holds `token` may fill it until `until`. */
@@ -60,6 +69,8 @@ export interface EntryWrite {
 export interface EntryWriteMeta {
   /** How long the value is fresh, in ms (then stale until the entry expires). */
   readonly freshMs?: number;
+  /** How old the value already is, in ms (0 for a value loaded just now): the store keeps when it was written. */
+  readonly ageMs?: number;
   /** See {@link EntryMeta.version}. */
   readonly version?: string;
   /** A lease to hold on the key: its token, and for how many ms. */
@@ -71,14 +82,19 @@ export interface EntryWriteMeta {
   };
   /** See {@link EntryMeta.tags}. */
   readonly tags?: Readonly<Record<string, number>>;
+  /** See {@link EntryMeta.placeholder}. */
+  readonly placeholder?: boolean;
+  /** See {@link EntryMeta.unverified}. */
+  readonly unverified?: boolean;
 }
 
 /** `meta` as written, its times (relative to `now`, in the store's clock) made absolute. */
 export function stampMeta(meta: EntryWriteMeta, now: number): EntryMeta {
-  const { freshMs, lease, ...rest } = meta;
+  const { freshMs, ageMs, lease, ...rest } = meta;
   return {
     ...rest,
     ...(freshMs === undefined ? {} : { freshUntil: now + freshMs }),
+    ...(ageMs === undefined ? {} : { writtenAt: now - ageMs }),
     ...(lease === undefined ? {} : { lease: { token: lease.token, until: now + lease.ttlMs } }),
   };
 }

@@ -36,10 +36,13 @@ export interface Unwrapped {
 /** The metadata as stored: short, fixed names. */
 interface StoredMeta {
   f?: number;
+  w?: number;
   ver?: string;
   lt?: string;
   lu?: number;
   tags?: Record<string, number>;
+  ph?: 1;
+  uv?: 1;
 }
 
 /**
@@ -51,12 +54,15 @@ export function wrapEntry(text: string, expiresAt: number | undefined, meta?: En
   if (meta === undefined) return `${ENVELOPE_PREFIX}${exp}${VALUE_MARK}${text}}`;
   const stored: StoredMeta = {};
   if (meta.freshUntil !== undefined) stored.f = Math.floor(meta.freshUntil);
+  if (meta.writtenAt !== undefined) stored.w = Math.floor(meta.writtenAt);
   if (meta.version !== undefined) stored.ver = meta.version;
   if (meta.lease !== undefined) {
     stored.lt = meta.lease.token;
     stored.lu = Math.floor(meta.lease.until);
   }
   if (meta.tags !== undefined) stored.tags = { ...meta.tags };
+  if (meta.placeholder === true) stored.ph = 1;
+  if (meta.unverified === true) stored.uv = 1;
   const json = JSON.stringify(stored);
   return `${META_ENVELOPE_PREFIX}${exp}${META_LENGTH_MARK}${json.length}${META_MARK}${json}${VALUE_MARK}${text}}`;
 }
@@ -119,9 +125,10 @@ function parseMeta(json: string): EntryMeta {
     throw malformed();
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw malformed();
-  const { f, ver, lt, lu, tags } = raw as Record<string, unknown>;
+  const { f, w, ver, lt, lu, tags, ph, uv } = raw as Record<string, unknown>;
   const meta: { -readonly [K in keyof EntryMeta]: EntryMeta[K] } = {};
   if (f !== undefined) meta.freshUntil = time(f);
+  if (w !== undefined) meta.writtenAt = time(w);
   if (ver !== undefined) {
     if (typeof ver !== 'string') throw malformed();
     meta.version = ver;
@@ -143,6 +150,14 @@ function parseMeta(json: string): EntryMeta {
       });
     }
     meta.tags = versions;
+  }
+  if (ph !== undefined) {
+    if (ph !== 1) throw malformed();
+    meta.placeholder = true;
+  }
+  if (uv !== undefined) {
+    if (uv !== 1) throw malformed();
+    meta.unverified = true;
   }
   return meta;
 }

@@ -13,7 +13,8 @@ export type CacheErrorCode =
   | 'CACHE_UNAVAILABLE'
   | 'CACHE_CLOSED'
   | 'CACHE_UNSUPPORTED'
-  | 'CACHE_MALFORMED_MESSAGE';
+  | 'CACHE_MALFORMED_MESSAGE'
+  | 'CACHE_LOADER_TIMEOUT';
 
 /** Options shared by every {@link CacheError} constructor. */
 export interface CacheErrorOptions {
@@ -113,6 +114,22 @@ export class CacheUnavailableError extends CacheError {
       options,
     );
     this.operation = operation;
+  }
+}
+
+/** A read-through loader did not settle within `hardTimeoutMs`: its `ctx.signal` was aborted. */
+export class CacheLoaderTimeoutError extends CacheError {
+  /** The class name, kept literal so it survives minifying. */
+  override name = 'CacheLoaderTimeoutError';
+  /** The key being loaded. */
+  readonly key: string;
+
+  constructor(key: string, timeoutMs: number) {
+    super(
+      `The loader of key ${JSON.stringify(key)} did not settle within ${timeoutMs} ms`,
+      'CACHE_LOADER_TIMEOUT',
+    );
+    this.key = key;
   }
 }
 

@@ -41,6 +41,7 @@ export {
   CacheError,
   type CacheErrorCode,
   type CacheErrorOptions,
+  CacheLoaderTimeoutError,
   CacheUnavailableError,
   CacheValidationError,
   SerializationError,

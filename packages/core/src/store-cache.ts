@@ -220,10 +220,15 @@ export class StoreCache implements ClosableCache {
     if (this.#closed) throw closedError(operation);
   }
 
-  /** Past its fresh time, in the store's clock: a fallback for read-through, never a value to `get`. */
+  /**
+   * Past its fresh time (in the store's clock), or only a lease's placeholder: a fallback for read-through, never a
+   * value to `get`.
+   */
   #stale(entry: Entry): boolean {
-    const freshUntil = entry.meta?.freshUntil;
-    return freshUntil !== undefined && this.store.now() > freshUntil;
+    const meta = entry.meta;
+    if (meta === undefined) return false;
+    if (meta.placeholder === true || meta.unverified === true) return true;
+    return meta.freshUntil !== undefined && this.store.now() > meta.freshUntil;
   }
 
   async #deleteMatching(operation: string, pattern: string): Promise<number> {

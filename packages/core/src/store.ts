@@ -45,7 +45,12 @@ export interface CacheStore {
    * Writes `entry` (or, when `null`, deletes the key) only if the key's live entry has the version stamp `expected`
    * (`null`: only if there is no live entry), atomically; resolves to whether it wrote.
    */
-  compareAndSet(key: string, expected: string | null, entry: EntryWrite | null): Promise<boolean>;
+  compareAndSet(
+    key: string,
+    expected: string | null,
+    entry: EntryWrite | null,
+    options?: StoreWriteOptions,
+  ): Promise<boolean>;
   /** Removes distinct `keys`; resolves to how many of them held a live entry. May complete synchronously. */
   delete(keys: readonly string[], options?: StoreWriteOptions): MaybePromise<number>;
   /**

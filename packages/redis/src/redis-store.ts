@@ -20,7 +20,7 @@ import { type ReadResult, RedisEntryReader } from './internal/entry-reader.js';
 import { LuaScript } from './internal/lua-script.js';
 import { RedisClock } from './internal/redis-clock.js';
 import { corkForTick } from './internal/tick-cork.js';
-import { type Announcer, RedisWriteGatherer } from './internal/write-gatherer.js';
+import { type Announcer, messagesOf, RedisWriteGatherer } from './internal/write-gatherer.js';
 
 /** Settings of a {@link RedisStore}, as the adapter resolved them. */
 export interface RedisStoreSettings {
@@ -40,7 +40,8 @@ export interface RedisStoreSettings {
  * Writes an entry (or deletes the key) only if the key's live entry carries the version stamp ARGV[1] ('' : only if
  * there is no live entry). The version sits in the envelope's metadata, found by string operations on its head:
  * the value itself is never parsed. ARGV[2] is the text to store ('' with ARGV[4] = 'd': delete), ARGV[3] its TTL in
- * ms (empty: none). Answers 1 if it wrote, 0 if not.
+ * ms (empty: none); then pairs of a channel and a message, published whether it wrote or not (an invalidation of a
+ * key that did not change costs a reader a refill, never coherence). Answers 1 if it wrote, 0 if not.
  */
 const COMPARE_AND_SET = new LuaScript(`#!lua
 local current = redis.call('GET', KEYS[1])
@@ -55,15 +56,21 @@ if current then
   end
   if version == nil then version = false end
 end
-if version ~= ARGV[1] then return 0 end
-if ARGV[4] == 'd' then
-  redis.call('UNLINK', KEYS[1])
-elseif ARGV[3] == '' then
-  redis.call('SET', KEYS[1], ARGV[2])
-else
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local wrote = 0
+if version == ARGV[1] then
+  if ARGV[4] == 'd' then
+    redis.call('UNLINK', KEYS[1])
+  elseif ARGV[3] == '' then
+    redis.call('SET', KEYS[1], ARGV[2])
+  else
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  end
+  wrote = 1
 end
-return 1`);
+for j = 5, #ARGV, 2 do
+  redis.call('PUBLISH', ARGV[j], ARGV[j + 1])
+end
+return wrote`);
 
 /**
  * The {@link CacheStore} on ioredis, for standalone Redis, Sentinel and Cluster alike. Entries are stored as
@@ -154,17 +161,27 @@ export class RedisStore implements CacheStore {
     );
   }
 
-  async compareAndSet(key: string, expected: string | null, entry: EntryWrite | null): Promise<boolean> {
+  async compareAndSet(
+    key: string,
+    expected: string | null,
+    entry: EntryWrite | null,
+    options?: StoreWriteOptions,
+  ): Promise<boolean> {
     const full = this.#prefix + key;
+    const announcer = this.#announcerOf(options);
     const reply = await this.#guard.run('compareAndSet', () =>
       withRedirects(this.client, [full], async ([batch]) => {
         const node = batch!.node ?? (this.client as Redis);
+        const stream = this.client.isCluster ? `${node.options.host}:${node.options.port}` : undefined;
+        // Numbered as they are sent: each stream's messages leave in the order of their numbers.
+        const messages = announcer === undefined ? [] : messagesOf([{ key, announcer }], stream);
         return COMPARE_AND_SET.run(node, 1, [
           full,
           expected ?? '',
           entry === null ? '' : this.#stamped(entry),
           entry?.ttlMs === undefined ? '' : String(entry.ttlMs),
           entry === null ? 'd' : 's',
+          ...messages,
         ]);
       }),
     );

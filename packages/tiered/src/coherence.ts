@@ -140,9 +140,11 @@ export class Coherence {
     if (message.kind === 'keys') {
       for (const key of message.keys) set.fence.touch(key);
       void set.dropUpper(message.keys);
+      set.watch.touch(message.keys);
     } else {
       if (message.kind === 'clear') set.fence.touchAll();
       else set.fence.touchPattern(message.pattern);
+      set.watch.touchAll();
       for (const tier of set.upper) {
         const done =
           message.kind === 'clear' ? tier.cache.clear() : tier.cache.deletePattern(message.pattern);
@@ -159,6 +161,7 @@ export class Coherence {
     this.#update();
     // Fills of reads already in flight are refused too.
     this.#set.fence.touchAll();
+    this.#set.watch.touchAll();
     this.#set.observer.emitter.emit('suspend', { reason });
   }
 
@@ -175,13 +178,25 @@ export class Coherence {
     this.#set.observer.emitter.emit('reset', { reason });
   }
 
+  /**
+   * The tiers above may hold what was invalidated unheard: they are dropped, or with the fail-safe on, their copies
+   * are demoted to unverified (a fallback only).
+   */
   async #dropUpper(reason: string): Promise<void> {
     const set = this.#set;
     set.fence.touchAll();
+    set.watch.touchAll();
     await Promise.all(
       set.upper.map((tier) =>
-        tier.cache.clear().catch((e: unknown) => set.observer.error(`reset:${reason}`, e, tier.index)),
+        (set.failSafe.enabled ? set.failSafe.demote(tier) : tier.cache.clear()).catch((e: unknown) =>
+          set.observer.error(`reset:${reason}`, e, tier.index),
+        ),
       ),
     );
+  }
+
+  /** Whether this cache hears other instances' changes at all (it has a bus). */
+  get listening(): boolean {
+    return this.#bus !== undefined;
   }
 }

@@ -140,6 +140,15 @@ export class FillFence {
     return allowed;
   }
 
+  /** Whether `key` may have changed since `ticket` (the operation holding it is still in flight); counts nothing. */
+  touchedSince(key: string, ticket: number): boolean {
+    return !(
+      this.#epoch < ticket &&
+      (this.#stamps.get(key) ?? 0) < ticket &&
+      this.#untouchedByPatterns(key, ticket)
+    );
+  }
+
   /**
    * May the value the write holding `ticket` just wrote be installed? The lower tier may apply overlapping writes
    * of one key in any order (several connections, Cluster nodes), so only if no other write of the key is in

@@ -23,7 +23,8 @@ export function installAbove(
     if (ms < 1) continue;
     try {
       const own = codec === tier.codec ? text : tier.codec.encode(value());
-      const done = tier.store.set(key, { text: own, ttlMs: ms, meta });
+      const kept = set.failSafe.extend(ms, meta);
+      const done = tier.store.set(key, { text: own, ttlMs: kept.ttlMs, meta: kept.meta });
       if (done instanceof Promise) done.catch((error: unknown) => fillFailed(set, tier, key, error));
     } catch (error) {
       fillFailed(set, tier, key, error);
@@ -33,9 +34,10 @@ export function installAbove(
 
 /** `meta` as a copy above is written with it: its times relative to its store's clock, which says `now`. No lease travels up. */
 export function metaAbove(meta: EntryMeta, now: number): EntryWriteMeta {
-  const { freshUntil, version, tags } = meta;
+  const { freshUntil, writtenAt, version, tags } = meta;
   return {
     ...(freshUntil === undefined ? {} : { freshMs: freshUntil - now }),
+    ...(writtenAt === undefined ? {} : { ageMs: now - writtenAt }),
     ...(version === undefined ? {} : { version }),
     ...(tags === undefined ? {} : { tags }),
   };

@@ -71,6 +71,7 @@ export class GlobalWrite {
       throw set.observer.error(operation, error, last.index);
     } finally {
       await droppedAtStart;
+      set.watch.touchAll();
       if (walkEnded) set.fence.endGlobalWrite(ticket);
       else {
         void walking

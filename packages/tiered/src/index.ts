@@ -1,13 +1,19 @@
+export type { BreakerOptions, BreakerState } from './breaker.js';
+export type { GetOrSetOptions, Loader, LoaderContext } from './get-or-set-options.js';
 export type { TierOptions } from './tier.js';
 export { TieredCache, type TieredCacheOptions, type TieredListener } from './tiered-cache.js';
 export type {
+  TieredBreakerEvent,
   TieredCacheEvents,
   TieredCacheStats,
   TieredDeleteEvent,
   TieredErrorEvent,
   TieredHitEvent,
+  TieredLeaseWaitEvent,
+  TieredLoadEvent,
   TieredMissEvent,
   TieredResetEvent,
   TieredSetEvent,
+  TieredStaleEvent,
   TieredSuspendEvent,
 } from './tiered-events.js';

@@ -18,7 +18,7 @@ export class ReadPath {
   /** The value of `key` from the first tier that has it fresh. */
   async get<T>(key: string): Promise<T | undefined> {
     const set = this.#set;
-    if (set.upperOpen) {
+    if (set.upperOpen && set.lowerStart > 0) {
       const top = set.top;
       try {
         // The top tier is usually in process: it answers synchronously, and an L1 hit takes no await at all.
@@ -43,7 +43,7 @@ export class ReadPath {
     let missing = unique;
     // How many tiers answered some keys: with one, `found` is already in request order.
     let answering = 0;
-    if (set.upperOpen && missing.length > 0) {
+    if (set.upperOpen && set.lowerStart > 0) {
       const top = set.top;
       try {
         const entries = await top.store.getMany(missing);
@@ -63,12 +63,17 @@ export class ReadPath {
         set.upperFailed('getMany', error, 0);
       }
     }
-    for (let i = 1; i < set.tiers.length && missing.length > 0; i++) {
+    let failed = false;
+    for (let i = set.lowerStart; i < set.tiers.length && missing.length > 0; i++) {
       const tier = set.tiers[i]!;
       const asked = missing;
       const ticket = set.fence.begin();
       try {
-        const entries = (await set.lowerRead(tier, 'get', () => tier.store.getMany(asked))) ?? [];
+        const entries = await set.lowerRead(tier, 'get', () => tier.store.getMany(asked));
+        if (entries === undefined) {
+          failed = true;
+          continue;
+        }
         // One reading of the tier's clock for the whole batch: its entries' remaining lives are read against it.
         const now = tier.store.now();
         const left: string[] = [];
@@ -89,6 +94,16 @@ export class ReadPath {
       } finally {
         set.fence.end(ticket);
       }
+    }
+    if (failed && set.failSafe.enabled) {
+      const left: string[] = [];
+      for (const key of missing) {
+        const value = await set.failSafe.fallback<T>(key);
+        if (value === undefined) left.push(key);
+        else found.set(key, value.value);
+      }
+      if (left.length < missing.length) answering++;
+      missing = left;
     }
     set.observer.counts.misses += missing.length;
     if (answering <= 1) return found;
@@ -118,17 +133,26 @@ export class ReadPath {
   async #readBelow<T>(key: string): Promise<T | undefined> {
     const set = this.#set;
     const ticket = set.fence.begin();
+    let failed = false;
     try {
-      for (let i = 1; i < set.tiers.length; i++) {
+      for (let i = set.lowerStart; i < set.tiers.length; i++) {
         const tier = set.tiers[i]!;
         let entry: Entry | undefined;
         try {
           // A tier that bounds its own calls is asked directly: one await, no time limit of ours stacked on it.
-          entry = await (tier.selfBounded
-            ? tier.store.get(key)
-            : set.bounded(tier, 'get', async () => tier.store.get(key)));
+          if (tier.selfBounded) {
+            set.admit(tier, 'get');
+            try {
+              entry = await tier.store.get(key);
+            } catch (error) {
+              set.outcome(tier, error);
+              throw error;
+            }
+            set.outcome(tier);
+          } else entry = await set.bounded(tier, 'get', async () => tier.store.get(key));
         } catch (error) {
           entry = set.lowerFailed('get', error, i);
+          failed = true;
         }
         if (entry !== undefined && isFresh(tier, entry)) {
           set.observer.hit(key, i);
@@ -140,29 +164,49 @@ export class ReadPath {
     } finally {
       set.fence.end(ticket);
     }
+    if (failed && set.failSafe.enabled) {
+      const stale = await set.failSafe.fallback<T>(key);
+      if (stale !== undefined) return stale.value;
+    }
     set.observer.counts.misses++;
     set.observer.emitter.emit('miss', { key });
     return undefined;
   }
 
-  /** Installs `entry` (read from `from`, whose clock says `now`) in the tiers above it, if the fence allows. */
   #fill(key: string, entry: Entry, from: Tier, ticket: number, value: () => unknown, now: number): void {
-    const set = this.#set;
-    if (!set.upperOpen || !set.fence.mayFill(key, ticket)) return;
-    const meta = entry.meta === undefined ? undefined : metaAbove(entry.meta, now);
-    const ttlMs = entry.expiresAt === undefined ? undefined : entry.expiresAt - now;
-    installAbove(set, from.index, key, entry.text, from.codec, ttlMs, meta, value);
+    fillAbove(this.#set, key, entry, from, ticket, value, now);
   }
 }
 
-/** Not past its fresh time (a stale entry is only a fallback for read-through, never a value to `get`). */
-function isFresh(tier: Tier, entry: Entry): boolean {
-  const freshUntil = entry.meta?.freshUntil;
-  return freshUntil === undefined || tier.store.now() <= freshUntil;
+/** Installs `entry` (read from `from`, whose clock says `now`) in the tiers above it, if the fence allows. */
+export function fillAbove(
+  set: TierSet,
+  key: string,
+  entry: Entry,
+  from: Tier,
+  ticket: number,
+  value: () => unknown,
+  now: number,
+): void {
+  if (!set.upperOpen || !set.fence.mayFill(key, ticket)) return;
+  const meta = entry.meta === undefined ? undefined : metaAbove(entry.meta, now);
+  const ttlMs = entry.expiresAt === undefined ? undefined : entry.expiresAt - now;
+  installAbove(set, from.index, key, entry.text, from.codec, ttlMs, meta, value);
+}
+
+/**
+ * Not past its fresh time, nor only a lease's placeholder, nor unverified (a stale or unverified entry is only a
+ * fallback for read-through or the fail-safe, never a value to `get`).
+ */
+export function isFresh(tier: Tier, entry: Entry): boolean {
+  const meta = entry.meta;
+  return meta === undefined || isFreshAt(tier.store.now(), entry);
 }
 
 /** {@link isFresh}, the tier's clock read once by the caller. */
-function isFreshAt(now: number, entry: Entry): boolean {
-  const freshUntil = entry.meta?.freshUntil;
-  return freshUntil === undefined || now <= freshUntil;
+export function isFreshAt(now: number, entry: Entry): boolean {
+  const meta = entry.meta;
+  if (meta === undefined) return true;
+  if (meta.placeholder === true || meta.unverified === true) return false;
+  return meta.freshUntil === undefined || now <= meta.freshUntil;
 }

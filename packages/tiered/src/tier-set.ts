@@ -1,8 +1,23 @@
-import { CacheError } from '@strata-cache/core';
+import { CacheError, CacheUnavailableError } from '@strata-cache/core';
 import { DeadlineSweeper } from '@strata-cache/core/internal';
+import { Breaker, type BreakerOptions } from './breaker.js';
+import { FailSafe } from './fail-safe.js';
 import { FillFence } from './fill-fence.js';
+import { KeyWatch } from './key-watch.js';
 import type { Observer } from './observer.js';
 import type { Tier } from './tier.js';
+
+/** How a {@link TierSet} bounds and guards its lower tiers. */
+export interface TierSetOptions {
+  /** The time limit on a lower tier's call, in ms. */
+  readonly timeoutMs: number;
+  /** A failed read below the top is a miss plus an `error` event (else it rejects). */
+  readonly degrade: boolean;
+  /** The circuit breaker of each lower tier; `undefined`: none. */
+  readonly breaker: Required<BreakerOptions> | undefined;
+  /** The fail-safe's `staleIfError`, in ms; 0: off. */
+  readonly staleIfErrorMs: number;
+}
 
 /**
  * The tiers of a cache and what its read and write paths share: the fill fence, whether the upper tiers may be used
@@ -12,34 +27,64 @@ export class TierSet {
   readonly tiers: readonly Tier[];
   /** The top tier (L1). */
   readonly top: Tier;
-  /** Every tier above the last. */
+  /** Every tier above the last (none for a cache of one tier). */
   readonly upper: readonly Tier[];
   /** The last, authoritative tier. */
   readonly last: Tier;
+  /** The index of the first tier read as a lower one (remote, bounded, behind a breaker): 1, or 0 with one tier. */
+  readonly lowerStart: number;
   readonly fence: FillFence = new FillFence();
+  /** Wakes `getOrSet`s waiting for another instance's lease when a key may have changed. */
+  readonly watch: KeyWatch = new KeyWatch();
   readonly observer: Observer;
   /** A failed read below the top is a miss plus an `error` event (else it rejects). */
   readonly degrade: boolean;
   /** Whether upper tiers are read and filled (see `Coherence`); false until the bus subscription is live. */
   upperOpen = false;
+  /** Per lower tier: its circuit breaker (none with `breaker: false`). */
+  readonly breakers: ReadonlyArray<Breaker | undefined>;
+  /** The opt-in fail-safe (`staleIfError`). */
+  readonly failSafe: FailSafe;
   readonly #deadlines: DeadlineSweeper;
 
-  constructor(tiers: readonly Tier[], observer: Observer, timeoutMs: number, degrade: boolean) {
+  constructor(tiers: readonly Tier[], observer: Observer, options: TierSetOptions) {
+    const { timeoutMs, degrade, breaker } = options;
     this.tiers = tiers;
     this.top = tiers[0]!;
     this.upper = tiers.slice(0, -1);
     this.last = tiers.at(-1)!;
+    this.lowerStart = tiers.length === 1 ? 0 : 1;
     this.observer = observer;
     this.degrade = degrade;
     this.#deadlines = new DeadlineSweeper(timeoutMs);
+    this.breakers = tiers.map((tier) =>
+      tier.index < this.lowerStart || breaker === undefined
+        ? undefined
+        : new Breaker(breaker, (state) => observer.breaker(tier.index, state)),
+    );
+    this.failSafe = new FailSafe(this.upper, observer, options.staleIfErrorMs);
   }
 
   /**
-   * Runs a call of `tier` within `timeoutMs`: the tier's own limit if it has one that fits, else ours. A long
-   * operation (`long`: `setMany`, a walk) of a tier that bounds its own steps is not bounded as a whole.
+   * Runs a call of `tier` within `timeoutMs` (the tier's own limit if it has one that fits, else ours; a long
+   * operation — `setMany`, a walk — of a tier that bounds its own steps is not bounded as a whole), through the
+   * tier's circuit breaker: while it is open the call fails at once.
    */
   bounded<R>(tier: Tier, operation: string, call: () => Promise<R>, long = false): Promise<R> {
-    return (long ? tier.stepBounded : tier.selfBounded) ? call() : this.#deadlines.run(operation, call);
+    const breaker = this.breakers[tier.index];
+    if (breaker !== undefined && !breaker.allow()) return Promise.reject(openCircuit(operation, tier));
+    const run = (long ? tier.stepBounded : tier.selfBounded) ? call() : this.#deadlines.run(operation, call);
+    if (breaker === undefined) return run;
+    return run.then(
+      (result) => {
+        breaker.success();
+        return result;
+      },
+      (error: unknown) => {
+        breaker.failure(error);
+        throw error;
+      },
+    );
   }
 
   /** Reads a lower tier within the time limit; failures degrade to `undefined` (plus `error`) or reject. */
@@ -80,8 +125,32 @@ export class TierSet {
     return drops.length === 0 ? Promise.resolve() : Promise.all(drops);
   }
 
+  /**
+   * The hot path's way through the breaker, without a promise of its own: throws at once when `tier`'s circuit is
+   * open; pair with {@link TierSet.outcome}.
+   */
+  admit(tier: Tier, operation: string): void {
+    const breaker = this.breakers[tier.index];
+    if (breaker !== undefined && !breaker.allow()) throw openCircuit(operation, tier);
+  }
+
+  /** Records how a call admitted with {@link TierSet.admit} ended (`undefined`: it succeeded). */
+  outcome(tier: Tier, error?: unknown): void {
+    const breaker = this.breakers[tier.index];
+    if (breaker === undefined) return;
+    if (error === undefined) breaker.success();
+    else breaker.failure(error);
+  }
+
   /** Rejects every call waiting on the time limit (the cache is closing). */
   abort(reason: (operation: string) => Error): void {
     this.#deadlines.abort(reason);
   }
+}
+
+function openCircuit(operation: string, tier: Tier): CacheUnavailableError {
+  return new CacheUnavailableError(
+    operation,
+    `tier ${tier.index} keeps failing: its circuit is open, calls fail at once`,
+  );
 }

@@ -5,6 +5,7 @@ import {
   type CacheCapabilities,
   type CacheItems,
   type CacheProtocol,
+  CacheValidationError,
   type ClosableCache,
   type InvalidationBus,
   StoreCache,
@@ -13,8 +14,18 @@ import {
   UnsupportedOperationError,
 } from '@strata-cache/core';
 import { assertOptionNames, closedError } from '@strata-cache/core/internal';
+import type { BreakerOptions } from './breaker.js';
 import { Coherence } from './coherence.js';
+import { ReadThrough } from './get-or-set.js';
+import {
+  type GetOrSetOptions,
+  type Loader,
+  type ResolvedGetOrSet,
+  resolveGetOrSet,
+} from './get-or-set-options.js';
 import { GlobalWrite } from './global-write.js';
+import { Leases } from './lease.js';
+import { LeaseClaims } from './lease-claims.js';
 import { Observer } from './observer.js';
 import { ReadPath } from './read-path.js';
 import { positiveSecondsToMs, type TierOptions, toTier } from './tier.js';
@@ -24,7 +35,10 @@ import { WritePath } from './write-path.js';
 
 /** Options of {@link TieredCache}. */
 export interface TieredCacheOptions {
-  /** At least two tiers, top first (usually `[memory, redis]`); the last one is authoritative. */
+  /**
+   * The tiers, top first (usually `[memory, redis]`); the last one is authoritative. One tier alone is allowed: the
+   * cache then adds `getOrSet`, events and the circuit breaker to it.
+   */
   tiers: ReadonlyArray<CacheProtocol | TierOptions>;
   /** Carries invalidations between instances; omit it for a single process. One bus serves one cache. */
   bus?: InvalidationBus;
@@ -47,9 +61,37 @@ export interface TieredCacheOptions {
    * @default 'degrade'
    */
   onLowerTierError?: 'degrade' | 'throw';
+  /**
+   * The TTL, in seconds, of values `getOrSet` loads when the call gives none (`null`: no expiry). `set` is not
+   * affected: it takes its TTL from each call, as every cache does.
+   * @default null
+   */
+  defaultTtl?: number | null;
+  /**
+   * The fail-safe, in seconds (0: off). When the tiers below the top cannot answer a read (down, timing out, or
+   * their circuit open), `get` and `getMany` answer with a copy held above, expired or unverified, no older than
+   * this past the time it stopped being fresh, and say so (a `stale` event, `staleAnswers` in `stats()`). Copies above
+   * are kept this much longer for it, and when the bus may have missed messages they are demoted to unverified
+   * (fallback only) instead of dropped. Never a value deleted or overwritten while this instance could hear the bus.
+   * @default 0
+   */
+  staleIfError?: number;
+  /**
+   * The circuit breaker of each tier below the top (`false`: none): after `failures` consecutive failures its calls
+   * fail at once for `cooldownMs`, then one call probes it.
+   * @default { failures: 5, cooldownMs: 1000 }
+   */
+  breaker?: BreakerOptions | false;
 }
 
-const DEFAULTS = { maxTtl: 60, timeoutMs: 2_000, onLowerTierError: 'degrade' } as const;
+const DEFAULTS = {
+  maxTtl: 60,
+  timeoutMs: 2_000,
+  onLowerTierError: 'degrade',
+  defaultTtl: null,
+  staleIfError: 0,
+  breaker: { failures: 5, cooldownMs: 1_000 },
+} as const;
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['tiers', 'bus', ...Object.keys(DEFAULTS)]);
 
@@ -72,6 +114,12 @@ export class TieredCache implements ClosableCache {
   readonly #reads: ReadPath;
   readonly #writes: WritePath;
   readonly #global: GlobalWrite;
+  readonly #readThrough: ReadThrough;
+  /** Aborted on close: loaders' signals and lease waits end. */
+  readonly #closing = new AbortController();
+  readonly #defaultTtl: number | null;
+  /** `getOrSet`'s options when a call gives none. */
+  readonly #defaultGetOrSet: ResolvedGetOrSet;
   #closed = false;
 
   /**
@@ -82,15 +130,23 @@ export class TieredCache implements ClosableCache {
     assertOptionNames('TieredCache', options, OPTION_NAMES);
     const merged = { ...DEFAULTS, ...options };
     const defaultMaxTtlMs = positiveSecondsToMs('maxTtl', merged.maxTtl);
-    if (!Array.isArray(merged.tiers) || merged.tiers.length < 2)
-      throw new TypeError('tiers must list at least two caches');
+    if (!Array.isArray(merged.tiers) || merged.tiers.length < 1)
+      throw new TypeError('tiers must list at least one cache');
     if (!['degrade', 'throw'].includes(merged.onLowerTierError))
       throw new RangeError("onLowerTierError must be 'degrade' or 'throw'");
     if (!Number.isSafeInteger(merged.timeoutMs) || merged.timeoutMs < 1)
       throw new RangeError(`timeoutMs must be a positive integer (milliseconds), got ${merged.timeoutMs}`);
+    this.#defaultTtl = defaultTtlOption(merged.defaultTtl);
+    this.#defaultGetOrSet = resolveGetOrSet({}, this.#defaultTtl);
     const tiers = merged.tiers.map((tier, i) => toTier(tier, i, defaultMaxTtlMs, merged.timeoutMs));
     this.#observer = new Observer(tiers.length);
-    this.#set = new TierSet(tiers, this.#observer, merged.timeoutMs, merged.onLowerTierError === 'degrade');
+    this.#set = new TierSet(tiers, this.#observer, {
+      timeoutMs: merged.timeoutMs,
+      degrade: merged.onLowerTierError === 'degrade',
+      breaker: breakerOption(merged.breaker),
+      staleIfErrorMs:
+        merged.staleIfError === 0 ? 0 : positiveSecondsToMs('staleIfError', merged.staleIfError),
+    });
     const last = this.#set.last.cache;
     this.capabilities =
       last instanceof StoreCache
@@ -103,6 +159,9 @@ export class TieredCache implements ClosableCache {
     this.#reads = new ReadPath(this.#set);
     this.#writes = new WritePath(this.#set, this.#coherence);
     this.#global = new GlobalWrite(this.#set, this.#coherence);
+    const coherence = this.#coherence;
+    const claims = new LeaseClaims(this.#set, new Leases(this.#set, coherence), () => coherence.listening);
+    this.#readThrough = new ReadThrough(this.#set, this.#writes, claims, this.#closing);
   }
 
   /**
@@ -137,6 +196,27 @@ export class TieredCache implements ClosableCache {
     await this.#writes.set(key, value, ttlMs);
     this.#observer.counts.sets++;
     this.#observer.emitter.emit('set', { keys: [key] });
+  }
+
+  /**
+   * Reads `key` like `get`; on a miss, calls `loader` once for every concurrent caller (in this instance, and with
+   * the last tier's lease across instances), caches what it returns for `ttl` (if no write of the key happened in any
+   * instance since it started) and answers it. `undefined` from the loader is answered and not cached; `null` is
+   * cached. See the read-through guide for grace, timeouts, refresh ahead and leases.
+   * @throws {CacheValidationError} for a bad key, loader or option; {CacheLoaderTimeoutError} after
+   * `hardTimeoutMs` without a stale value; whatever the loader threw (the same error for every caller of the run).
+   */
+  getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T | undefined> {
+    let resolved: ResolvedGetOrSet;
+    try {
+      assertKey(key);
+      if (typeof loader !== 'function') throw new CacheValidationError('loader', 'expected a function');
+      resolved = options === undefined ? this.#defaultGetOrSet : resolveGetOrSet(options, this.#defaultTtl);
+      this.#open('getOrSet');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#readThrough.getOrSet(key, loader, resolved);
   }
 
   /** Deletes `key` from every tier and publishes it. */
@@ -238,6 +318,8 @@ export class TieredCache implements ClosableCache {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort(closedError('getOrSet'));
+    this.#readThrough.close();
     this.#coherence.close();
     this.#set.abort((operation) => closedError(operation));
     this.#observer.emitter.removeAllListeners();
@@ -252,3 +334,27 @@ export class TieredCache implements ClosableCache {
     if (this.#closed) throw closedError(operation);
   }
 }
+
+function defaultTtlOption(ttl: unknown): number | null {
+  if (ttl === null) return null;
+  positiveSecondsToMs('defaultTtl', ttl);
+  return ttl as number;
+}
+
+function breakerOption(breaker: BreakerOptions | false): Required<BreakerOptions> | undefined {
+  if (breaker === false) return undefined;
+  if (breaker === null || typeof breaker !== 'object')
+    throw new TypeError('breaker must be an object or false');
+  assertOptionNames('breaker', breaker, BREAKER_NAMES);
+  const failures = breaker.failures ?? 5;
+  const cooldownMs = breaker.cooldownMs ?? 1_000;
+  if (!Number.isSafeInteger(failures) || failures < 1)
+    throw new RangeError(`breaker.failures must be a positive integer, got ${String(failures)}`);
+  if (!Number.isSafeInteger(cooldownMs) || cooldownMs < 1)
+    throw new RangeError(
+      `breaker.cooldownMs must be a positive integer (milliseconds), got ${String(cooldownMs)}`,
+    );
+  return { failures, cooldownMs };
+}
+
+const BREAKER_NAMES: ReadonlySet<string> = new Set(['failures', 'cooldownMs']);

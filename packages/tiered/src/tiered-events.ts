@@ -1,4 +1,5 @@
 import type { BusMessage, BusResetReason, BusSuspendReason, Invalidation } from '@strata-cache/core';
+import type { BreakerState } from './breaker.js';
 
 /** A read answered by a tier. */
 export interface TieredHitEvent {
@@ -72,6 +73,14 @@ export interface TieredCacheEvents {
   reset: [event: TieredResetEvent];
   /** A tier or the bus failed; the call degraded (or rejected, per `onLowerTierError`). */
   error: [event: TieredErrorEvent];
+  /** A tier's circuit breaker changed state. */
+  breaker: [event: TieredBreakerEvent];
+  /** A `getOrSet` loader run ended. */
+  load: [event: TieredLoadEvent];
+  /** A read was answered with a stale value. */
+  stale: [event: TieredStaleEvent];
+  /** A `getOrSet` waited for another instance's lease. */
+  'lease-wait': [event: TieredLeaseWaitEvent];
 }
 
 /** Counters of a `TieredCache` since it was created. */
@@ -94,4 +103,61 @@ export interface TieredCacheStats {
   readonly errors: number;
   /** Fills of an upper tier refused because the key may have changed while its value was read. */
   readonly fenceRejections: number;
+  /** Per tier: its circuit breaker's state (the top tier has none: always `closed`). */
+  readonly breakers: readonly BreakerState[];
+  /** Loader runs of `getOrSet` (refreshes included). */
+  readonly loads: number;
+  /** Loader runs that threw or timed out. */
+  readonly loadFailures: number;
+  /** Times `getOrSet` waited for another instance's lease on the key. */
+  readonly leaseWaits: number;
+  /** Answers given from a stale (expired, or unverified) copy: grace, or the `staleIfError` fail-safe. */
+  readonly staleAnswers: number;
+  /** Background reloads started by `refreshAhead`. */
+  readonly refreshes: number;
+}
+
+/** A tier's circuit breaker changed state. */
+export interface TieredBreakerEvent {
+  /** The tier (1 is the first below the top). */
+  readonly tier: number;
+  /** Its new state: `open` fails calls at once, `half-open` lets one probe through, `closed` is normal. */
+  readonly state: BreakerState;
+}
+
+/** A `getOrSet` loader run ended. */
+export interface TieredLoadEvent {
+  /** The key loaded. */
+  readonly key: string;
+  /** How long the loader took, in ms. */
+  readonly durationMs: number;
+  /** Whether the result was cached (a run whose key changed meanwhile, or `undefined`, is not). */
+  readonly cached: boolean;
+  /** The loader's failure (or `CacheLoaderTimeoutError`), when it failed. */
+  readonly error?: Error;
+  /** Whether it ran in the background, for `refreshAhead` or after a soft timeout answered stale. */
+  readonly background: boolean;
+}
+
+/** A read was answered with a stale value. */
+export interface TieredStaleEvent {
+  /** The key read. */
+  readonly key: string;
+  /**
+   * Why: the loader failed (`loader-error`) or timed out (`timeout`), the lower tiers were unavailable
+   * (`unavailable`), or the loader is backed off after a failure (`backoff`).
+   */
+  readonly reason: 'loader-error' | 'timeout' | 'unavailable' | 'backoff';
+  /** How long past its expiry (or since it became unverified) the value was, in ms. */
+  readonly staleMs: number;
+}
+
+/** A `getOrSet` waited for another instance's lease on a key. */
+export interface TieredLeaseWaitEvent {
+  /** The key. */
+  readonly key: string;
+  /** How long it waited, in ms. */
+  readonly waitedMs: number;
+  /** `written`: the holder wrote it; `released`: the holder gave up or its lease lapsed; `timeout`: waitMs ran out. */
+  readonly outcome: 'written' | 'released' | 'timeout';
 }

@@ -1,4 +1,10 @@
-import { encodeFor, type Invalidation, type InvalidationBus } from '@strata-cache/core';
+import {
+  type EntryWrite,
+  type EntryWriteMeta,
+  encodeFor,
+  type Invalidation,
+  type InvalidationBus,
+} from '@strata-cache/core';
 import type { Coherence } from './coherence.js';
 import { installAbove } from './fill.js';
 import type { TierSet } from './tier-set.js';
@@ -8,6 +14,8 @@ interface Fill {
   readonly texts: readonly string[];
   readonly values: readonly unknown[];
   readonly ttlMs: number | undefined;
+  /** Metadata of the written entry, its times relative to the write's start. */
+  readonly meta?: EntryWriteMeta | undefined;
 }
 
 /**
@@ -56,6 +64,24 @@ export class WritePath {
     );
   }
 
+  /**
+   * Writes `entry` (holding `value`) under `key` with `writeLast`, a conditional write of the last tier that
+   * resolves to whether it wrote; installs it above only if it did. Resolves to whether it wrote.
+   */
+  entry(
+    key: string,
+    entry: EntryWrite,
+    value: unknown,
+    writeLast: (announce: InvalidationBus | undefined) => Promise<boolean>,
+  ): Promise<boolean> {
+    return this.#write('getOrSet', [key], writeLast, {
+      texts: [entry.text],
+      values: [value],
+      ttlMs: entry.ttlMs,
+      meta: entry.meta,
+    });
+  }
+
   /** Deletes `key` from every tier. */
   async delete(key: string): Promise<void> {
     const last = this.#set.last;
@@ -74,7 +100,7 @@ export class WritePath {
     keys: readonly string[],
     writeLast: (announce: InvalidationBus | undefined) => unknown,
     fill: Fill | undefined,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const set = this.#set;
     const coherence = this.#coherence;
     const last = set.last;
@@ -87,38 +113,44 @@ export class WritePath {
       // The upper copies are dropped while the write is sent (an in-process tier drops them at once): either way
       // they are gone before this call returns, and the fence keeps any concurrent fill from restoring them.
       const dropped = set.dropUpper(keys);
+      let wrote: unknown;
       try {
-        await set.bounded(last, operation, async () => writeLast(announce), operation === 'setMany');
+        wrote = await set.bounded(last, operation, async () => writeLast(announce), operation === 'setMany');
       } catch (error) {
         coherence.publishUnknownEffect(invalidation);
         await dropped;
         throw set.observer.error(operation, error, last.index);
       }
       await dropped;
+      // A conditional write that did not write changed nothing: there is nothing to announce or install.
+      if (wrote === false) return false;
       // Announced by the write itself, or sent now that it took effect: the caller does not wait a second round trip
       // for the bus to acknowledge it, and a failed publish is an `error` event, never the caller's rejection.
       if (announce !== undefined) coherence.sent(invalidation);
       else void coherence.publish(invalidation);
-      if (fill === undefined || !set.upperOpen) return;
+      if (fill === undefined || !set.upperOpen) return true;
       // The last tier counted the TTL from when it applied the write, after `startedAt`: what is left of it now,
       // rounded against us by a millisecond, since both tiers decide expiry to the millisecond.
-      const ttlMs =
-        fill.ttlMs === undefined ? undefined : fill.ttlMs - Math.ceil(performance.now() - startedAt) - 1;
+      const elapsed = Math.ceil(performance.now() - startedAt) + 1;
+      const ttlMs = fill.ttlMs === undefined ? undefined : fill.ttlMs - elapsed;
+      const meta = fill.meta === undefined ? undefined : aged(fill.meta, elapsed);
       for (const [k, key] of keys.entries()) {
         if (!set.fence.mayFillOwnWrite(key, tickets[k]!)) continue;
-        installAbove(
-          set,
-          last.index,
-          key,
-          fill.texts[k]!,
-          last.codec,
-          ttlMs,
-          undefined,
-          () => fill.values[k],
-        );
+        installAbove(set, last.index, key, fill.texts[k]!, last.codec, ttlMs, meta, () => fill.values[k]);
       }
+      return true;
     } finally {
       for (const [k, key] of keys.entries()) set.fence.endWrite(key, tickets[k]!);
+      set.watch.touch(keys);
     }
   }
+}
+
+/** `meta` as it stands `elapsed` ms after it was written: fresh for that much less, that much older. */
+function aged(meta: EntryWriteMeta, elapsed: number): EntryWriteMeta {
+  return {
+    ...meta,
+    ...(meta.freshMs === undefined ? {} : { freshMs: meta.freshMs - elapsed }),
+    ...(meta.ageMs === undefined ? {} : { ageMs: meta.ageMs + elapsed }),
+  };
 }

@@ -186,7 +186,7 @@ describe('TieredCache specifics', () => {
 
   it('refuses bad options at construction', () => {
     const m = new MemoryCacheAdapter();
-    expect(() => new TieredCache({ tiers: [m] })).toThrow(TypeError);
+    expect(() => new TieredCache({ tiers: [] })).toThrow(/at least one cache/);
     expect(() => new TieredCache({ tiers: [m, {} as never] })).toThrow(/tiers\[1\] is not a CacheProtocol/);
     expect(() => new TieredCache({ tiers: [m, m], maxTtl: 0 })).toThrow(RangeError);
     expect(() => new TieredCache({ tiers: [{ cache: m, maxTtl: -1 }, m] })).toThrow(RangeError);
@@ -194,6 +194,12 @@ describe('TieredCache specifics', () => {
     expect(() => new TieredCache({ tiers: [m, m], maxTTL: 5 } as never)).toThrow(
       /Unknown TieredCache option 'maxTTL'/,
     );
+    expect(() => new TieredCache({ tiers: [m], defaultTtl: 0 })).toThrow(/defaultTtl/);
+    expect(() => new TieredCache({ tiers: [m], defaultTtl: '60' as never })).toThrow(/defaultTtl/);
+    expect(() => new TieredCache({ tiers: [m], staleIfError: -1 })).toThrow(/staleIfError/);
+    expect(() => new TieredCache({ tiers: [m], breaker: { failures: 0 } })).toThrow(/breaker.failures/);
+    expect(() => new TieredCache({ tiers: [m], breaker: { cooldown: 5 } as never })).toThrow(/cooldown/);
+    expect(() => new TieredCache({ tiers: [m], breaker: true as never })).toThrow(/breaker/);
   });
 });
 

@@ -248,11 +248,14 @@ export class RedisEntryReader {
 
 /** `meta` with its times in this process's clock (`offset` added); without an offset, only what has no time. */
 function localMeta(meta: EntryMeta, offset: number | undefined): EntryMeta | undefined {
-  const { freshUntil, lease, version, tags } = meta;
+  const { freshUntil, writtenAt, lease, version, tags, placeholder, unverified } = meta;
   const local: { -readonly [K in keyof EntryMeta]: EntryMeta[K] } = {};
   if (version !== undefined) local.version = version;
   if (tags !== undefined) local.tags = tags;
+  if (placeholder !== undefined) local.placeholder = placeholder;
+  if (unverified !== undefined) local.unverified = unverified;
   if (offset !== undefined) {
+    if (writtenAt !== undefined) local.writtenAt = writtenAt + offset;
     // Not fresh for longer than Redis's clock says: the stale horizon is an expiry too.
     if (freshUntil !== undefined) local.freshUntil = freshUntil + offset;
     if (lease !== undefined) local.lease = { token: lease.token, until: lease.until + offset };

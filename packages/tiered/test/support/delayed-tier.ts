@@ -65,8 +65,17 @@ export class DelayedStore implements CacheStore {
     const keys = entries.map(([key]) => key);
     return this.#call('setMany', () => this.inner.setMany(entries), this.#announcing(keys, options));
   }
-  compareAndSet(key: string, expected: string | null, entry: EntryWrite | null): Promise<boolean> {
-    return this.#call(`compareAndSet(${key})`, () => this.inner.compareAndSet(key, expected, entry));
+  compareAndSet(
+    key: string,
+    expected: string | null,
+    entry: EntryWrite | null,
+    options?: StoreWriteOptions,
+  ): Promise<boolean> {
+    return this.#call(
+      `compareAndSet(${key})`,
+      () => this.inner.compareAndSet(key, expected, entry),
+      this.#announcing([key], options),
+    );
   }
   delete(keys: readonly string[], options?: StoreWriteOptions): Promise<number> {
     return this.#call(`delete(${keys})`, () => this.inner.delete(keys), this.#announcing(keys, options));

@@ -1,0 +1,417 @@
+import {
+  CacheError,
+  CacheLoaderTimeoutError,
+  type Entry,
+  type EntryMeta,
+  type EntryWrite,
+  encodeFor,
+  ttlToMs,
+  UnsupportedOperationError,
+} from '@strata-cache/core';
+import { closedError } from '@strata-cache/core/internal';
+import { type Answer, Flight, NO_VALUE, runLoader } from './flight.js';
+import type { Loader, LoaderContext, ResolvedGetOrSet } from './get-or-set-options.js';
+import { newVersion } from './lease.js';
+import type { Claim, LastRead, LeaseClaims, StaleCopy } from './lease-claims.js';
+import { fillAbove, isFreshAt } from './read-path.js';
+import type { TierSet } from './tier-set.js';
+import type { WritePath } from './write-path.js';
+
+/** How many keys may sit in the loader backoff before expired ones are swept. */
+const BACKOFF_SWEEP_AT = 10_000;
+
+/** What a run found in the tiers before loading. */
+interface Probe {
+  /** A fresh value: the answer. */
+  readonly fresh?: Answer;
+  /** The metadata of the fresh value and the clock of its tier, for refresh ahead. */
+  readonly freshMeta?: { readonly meta: EntryMeta | undefined; readonly now: number };
+  /** A stale value at hand (expired within its grace; never an invalidated one). */
+  readonly stale?: StaleCopy;
+  /** The last tier's entry, as the lease is taken over it. */
+  readonly last: LastRead;
+}
+
+/**
+ * `getOrSet`: read-through with single flight in the instance (one run per key, every concurrent caller answered by
+ * it) and across instances (the last tier's lease, see {@link LeaseClaims}), no stale set (the result is written
+ * only over the run's own lease), grace, soft and hard timeouts, a backoff after failures, and refresh ahead.
+ */
+export class ReadThrough {
+  readonly #set: TierSet;
+  readonly #writes: WritePath;
+  readonly #claims: LeaseClaims;
+  /** Runs in flight, by key: what concurrent callers join. */
+  readonly #flights = new Map<string, Flight>();
+  /** Keys being refreshed ahead in the background (callers never join these). */
+  readonly #refreshing = new Set<string>();
+  /** Keys whose loader failed while a stale value answered: when it may be called again (`performance.now()`). */
+  readonly #backoff = new Map<string, number>();
+  /** Loader runs in progress: aborted when the cache closes. */
+  readonly #loading = new Set<AbortController>();
+  readonly #closing: AbortController;
+
+  constructor(set: TierSet, writes: WritePath, claims: LeaseClaims, closing: AbortController) {
+    this.#set = set;
+    this.#writes = writes;
+    this.#claims = claims;
+    this.#closing = closing;
+  }
+
+  /** The value of `key` from the first tier holding it fresh, else what `loader` returns (cached per the rules). */
+  async getOrSet<T>(key: string, loader: Loader<T>, options: ResolvedGetOrSet): Promise<T | undefined> {
+    const set = this.#set;
+    if (set.upperOpen && set.lowerStart > 0) {
+      const top = set.top;
+      try {
+        // As `get`: an in-process top tier answers synchronously, and a hit takes no await.
+        const found = top.store.get(key);
+        const entry = found instanceof Promise ? await found : found;
+        if (entry !== undefined) {
+          const meta = entry.meta;
+          if (meta === undefined) {
+            set.observer.hit(key, 0);
+            return top.values.read(key, entry) as T;
+          }
+          const now = top.store.now();
+          if (isFreshAt(now, entry)) {
+            set.observer.hit(key, 0);
+            if (options.refreshAhead !== undefined) this.#refreshIfOld(key, loader, options, meta, now);
+            return top.values.read(key, entry) as T;
+          }
+        }
+      } catch (error) {
+        set.upperFailed('getOrSet', error, 0);
+      }
+    }
+    let flight = this.#flights.get(key);
+    // A run that began before the key last changed (here, or as heard from another instance) may answer what the
+    // change replaced: a call that starts after it gets a run of its own.
+    if (flight === undefined || set.fence.touchedSince(key, flight.ticket)) {
+      const started = new Flight(set.fence.begin());
+      flight = started;
+      this.#flights.set(key, started);
+      void this.#run(key, loader, options, started).finally(() => {
+        started.end();
+        set.fence.end(started.ticket);
+        if (this.#flights.get(key) === started) this.#flights.delete(key);
+      });
+    }
+    const answer = await flight.answer;
+    return answer.kind === 'none' ? undefined : (answer.values.read(key, answer.entry) as T);
+  }
+
+  /** Aborts every loader in progress (`ctx.signal`) and every wait: the cache is closing. */
+  close(): void {
+    for (const controller of this.#loading) controller.abort(closedError('getOrSet'));
+    this.#loading.clear();
+  }
+
+  /** One run for `key`: never rejects (the callers learn its outcome from `flight`). */
+  async #run<T>(key: string, loader: Loader<T>, options: ResolvedGetOrSet, flight: Flight): Promise<void> {
+    const set = this.#set;
+    const ticket = flight.ticket;
+    try {
+      const probe = await this.#probe(key, ticket);
+      if (probe.fresh !== undefined) {
+        flight.settle(probe.fresh);
+        const fresh = probe.freshMeta;
+        if (options.refreshAhead !== undefined && fresh?.meta !== undefined)
+          this.#refreshIfOld(key, loader, options, fresh.meta, fresh.now);
+        return;
+      }
+      set.observer.counts.misses++;
+      set.observer.emitter.emit('miss', { key });
+      const stale = probe.stale;
+      if (stale !== undefined) {
+        if (this.#backedOff(key)) {
+          this.#answerStale(flight, key, stale, 'backoff');
+          return;
+        }
+        const softMs = options.softMs;
+        if (softMs !== undefined)
+          flight.softTimeout(softMs, () => this.#answerStale(flight, key, stale, 'timeout'));
+      }
+      const claim = await this.#claims.claim(key, probe.last, options, flight, this.#closing.signal);
+      if (claim.kind === 'answered') return;
+      await this.#load(key, loader, options, flight, claim, stale, ticket, false);
+    } catch (error) {
+      flight.fail(error);
+    }
+  }
+
+  /**
+   * Reads the tiers below the top (the top was read by the caller) until one holds `key` fresh, filling the tiers
+   * above it; else notes a stale value at hand and the last tier's entry. A tier that fails is an `error` event (the
+   * loader is called all the same); bad stored data rejects, as for `get`.
+   */
+  async #probe(key: string, ticket: number): Promise<Probe> {
+    const set = this.#set;
+    let stale: StaleCopy | undefined;
+    let last: LastRead = { failed: true };
+    for (let i = set.lowerStart; i < set.tiers.length; i++) {
+      const tier = set.tiers[i]!;
+      let entry: Entry | undefined;
+      try {
+        entry = await set.bounded(tier, 'getOrSet', async () => tier.store.get(key));
+      } catch (error) {
+        if (error instanceof CacheError && error.code !== 'CACHE_UNAVAILABLE') throw error;
+        set.observer.error('getOrSet', error, i);
+        continue;
+      }
+      const now = tier.store.now();
+      if (tier === set.last) last = { failed: false, entry };
+      if (entry === undefined) continue;
+      if (isFreshAt(now, entry)) {
+        set.observer.hit(key, i);
+        const found = entry;
+        fillAbove(set, key, found, tier, ticket, () => tier.values.read(key, found), now);
+        return {
+          fresh: { kind: 'value', entry, values: tier.values },
+          freshMeta: { meta: entry.meta, now },
+          last,
+        };
+      }
+      const copy = this.#claims.staleCopy(key, tier, entry, now);
+      if (copy !== undefined) stale = copy;
+    }
+    if (last.failed && stale === undefined && set.upperOpen) stale = this.#upperStale(key);
+    return stale === undefined ? { last } : { stale, last };
+  }
+
+  /** A verified stale copy of `key` above the last tier, for when the last tier cannot be read. */
+  #upperStale(key: string): StaleCopy | undefined {
+    for (const tier of this.#set.upper) {
+      const found = tier.store.get(key);
+      if (found instanceof Promise || found === undefined) continue;
+      const copy = this.#claims.staleCopy(key, tier, found, tier.store.now());
+      if (copy !== undefined) return copy;
+    }
+    return undefined;
+  }
+
+  /**
+   * Calls the loader and writes what it returns as the claim allows (over the run's lease: only if the key did not
+   * change meanwhile), then answers the callers. A failure answers a stale value if one is at hand (and backs the
+   * loader off), else reaches every caller as the same error.
+   */
+  async #load<T>(
+    key: string,
+    loader: Loader<T>,
+    options: ResolvedGetOrSet,
+    flight: Flight,
+    claim: Claim,
+    stale: StaleCopy | undefined,
+    ticket: number,
+    background: boolean,
+  ): Promise<void> {
+    const set = this.#set;
+    const observer = set.observer;
+    const controller = new AbortController();
+    this.#loading.add(controller);
+    const ctx: LoaderContext<T> = {
+      key,
+      signal: controller.signal,
+      stale: stale === undefined ? undefined : { value: stale.value as T, expiredMs: stale.expiredMs },
+      ttl: options.ttl,
+      tags: options.tags,
+    };
+    observer.counts.loads++;
+    const started = performance.now();
+    let value: T;
+    try {
+      value = await runLoader(loader, ctx, controller, options.hardMs);
+    } catch (error) {
+      observer.counts.loadFailures++;
+      await this.#claims.release(key, claim);
+      observer.load({
+        key,
+        durationMs: performance.now() - started,
+        cached: false,
+        error: asError(error),
+        background,
+      });
+      await this.#failed(key, flight, error, stale, claim, options);
+      return;
+    } finally {
+      this.#loading.delete(controller);
+    }
+    const durationMs = (): number => performance.now() - started;
+    if (value === undefined) {
+      await this.#claims.release(key, claim);
+      observer.load({ key, durationMs: durationMs(), cached: false, background });
+      flight.settle(NO_VALUE);
+      return;
+    }
+    let text: string;
+    let ttlMs: number | undefined;
+    try {
+      ttlMs = ttlToMs(ctx.ttl);
+      if (!Array.isArray(ctx.tags) || ctx.tags.length > 0)
+        throw new UnsupportedOperationError('getOrSet', 'tags (not yet: a value is stored without tags)');
+      text = encodeFor(set.last.codec, key, value);
+    } catch (error) {
+      await this.#claims.release(key, claim);
+      observer.load({ key, durationMs: durationMs(), cached: false, error: asError(error), background });
+      flight.fail(error);
+      return;
+    }
+    this.#backoff.delete(key);
+    const cached = await this.#store(key, claim, text, value, ttlMs, options, ticket);
+    observer.load({ key, durationMs: durationMs(), cached, background });
+    flight.settle({
+      kind: 'value',
+      entry: { text, expiresAt: undefined, meta: undefined },
+      values: set.last.values,
+    });
+  }
+
+  /**
+   * Writes the loaded value as `claim` allows: over the run's lease (a compare-and-set that lands only while the
+   * lease is still ours), or, on a last tier without leases, only if this instance saw no change of the key since
+   * the run began. Resolves to whether it was cached; a failure is an `error` event.
+   */
+  async #store(
+    key: string,
+    claim: Claim,
+    text: string,
+    value: unknown,
+    ttlMs: number | undefined,
+    options: ResolvedGetOrSet,
+    ticket: number,
+  ): Promise<boolean> {
+    if (claim.kind === 'none' || claim.kind === 'answered') return false;
+    const set = this.#set;
+    const last = set.last;
+    const write: EntryWrite = {
+      text,
+      ttlMs: ttlMs === undefined ? undefined : ttlMs + options.graceMs,
+      meta: { version: newVersion(), ageMs: 0, ...(ttlMs === undefined ? {} : { freshMs: ttlMs }) },
+    };
+    try {
+      if (claim.kind === 'lease')
+        return await this.#writes.entry(key, write, value, (announce) =>
+          last.store.compareAndSet(key, claim.token, write, { announce }),
+        );
+      if (!set.fence.mayFill(key, ticket)) return false;
+      return await this.#writes.entry(key, write, value, async (announce) => {
+        await last.store.set(key, write, { announce });
+        return true;
+      });
+    } catch {
+      // Reported by the write path as an `error` event; the callers still get the value.
+      return false;
+    }
+  }
+
+  /** The loader failed: a stale value answers (and the loader backs off), else every caller gets `error`. */
+  async #failed(
+    key: string,
+    flight: Flight,
+    error: unknown,
+    stale: StaleCopy | undefined,
+    claim: Claim,
+    options: ResolvedGetOrSet,
+  ): Promise<void> {
+    if (stale !== undefined) {
+      this.#backOff(key, options.backoffMs);
+      this.#answerStale(
+        flight,
+        key,
+        stale,
+        error instanceof CacheLoaderTimeoutError ? 'timeout' : 'loader-error',
+      );
+      return;
+    }
+    const failSafe = this.#set.failSafe;
+    if (claim.kind === 'none' && claim.lowerDown && failSafe.enabled && !flight.settled) {
+      const fallback = await failSafe.fallback(key);
+      if (fallback !== undefined) {
+        flight.settle({
+          kind: 'value',
+          entry: {
+            text: encodeFor(this.#set.last.codec, key, fallback.value),
+            expiresAt: undefined,
+            meta: undefined,
+          },
+          values: this.#set.last.values,
+        });
+        return;
+      }
+    }
+    flight.fail(error);
+  }
+
+  #answerStale(
+    flight: Flight,
+    key: string,
+    stale: StaleCopy,
+    reason: 'loader-error' | 'timeout' | 'backoff',
+  ): void {
+    if (flight.settled) return;
+    this.#set.observer.stale(key, reason, stale.expiredMs);
+    flight.settle({ kind: 'value', entry: stale.entry, values: stale.values });
+  }
+
+  #backedOff(key: string): boolean {
+    const until = this.#backoff.get(key);
+    if (until === undefined) return false;
+    if (performance.now() < until) return true;
+    this.#backoff.delete(key);
+    return false;
+  }
+
+  #backOff(key: string, ms: number): void {
+    if (ms <= 0) return;
+    const now = performance.now();
+    if (this.#backoff.size >= BACKOFF_SWEEP_AT)
+      for (const [k, until] of this.#backoff) if (until <= now) this.#backoff.delete(k);
+    this.#backoff.set(key, now + ms);
+  }
+
+  /**
+   * Starts one background reload of `key` if its fresh value (`meta`, read at `now` in its tier's clock) is older
+   * than `refreshAhead` of its fresh life, unless one is already under way here; the lease keeps it to one across
+   * instances.
+   */
+  #refreshIfOld<T>(
+    key: string,
+    loader: Loader<T>,
+    options: ResolvedGetOrSet,
+    meta: EntryMeta,
+    now: number,
+  ): void {
+    const { writtenAt, freshUntil, version } = meta;
+    if (writtenAt === undefined || freshUntil === undefined || version === undefined) return;
+    if (now - writtenAt < options.refreshAhead! * (freshUntil - writtenAt)) return;
+    if (this.#refreshing.has(key) || this.#flights.has(key) || !this.#claims.leasing) return;
+    this.#refreshing.add(key);
+    void this.#refresh(key, loader, options);
+  }
+
+  async #refresh<T>(key: string, loader: Loader<T>, options: ResolvedGetOrSet): Promise<void> {
+    const set = this.#set;
+    const ticket = set.fence.begin();
+    let holdMs = 0;
+    try {
+      const claim = await this.#claims.claimRefresh(key, options);
+      if (claim.kind !== 'lease') {
+        // Another instance refreshes it (or it changed): do not ask again for a while.
+        holdMs = claim.kind === 'none' ? claim.retryMs : 0;
+        return;
+      }
+      set.observer.counts.refreshes++;
+      await this.#load(key, loader, options, new Flight(ticket), claim, undefined, ticket, true);
+    } catch (error) {
+      set.observer.error('refresh', error);
+    } finally {
+      set.fence.end(ticket);
+      if (holdMs <= 0) this.#refreshing.delete(key);
+      else setTimeout(() => this.#refreshing.delete(key), holdMs).unref();
+    }
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
