@@ -229,7 +229,7 @@ export class ReadThrough {
         durationMs: performance.now() - started,
         cached: false,
         error: asError(error),
-        background,
+        background: background || flight.settled,
       });
       await this.#failed(key, flight, error, stale, claim, options);
       return;
@@ -237,6 +237,8 @@ export class ReadThrough {
       this.#loading.delete(controller);
     }
     const durationMs = (): number => performance.now() - started;
+    // Answered already (a stale value after the soft timeout): the rest of the run is the background's.
+    background ||= flight.settled;
     if (value === undefined) {
       await this.#claims.release(key, claim);
       observer.load({ key, durationMs: durationMs(), cached: false, background });

@@ -10,7 +10,7 @@ import { MemoryCacheAdapter } from '@strata-cache/memory';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type LoaderContext, TieredCache, type TieredCacheOptions } from '../src/index.js';
-import { DelayedTier, Gate, settle } from './support/delayed-tier.js';
+import { DelayedTier, settle } from './support/delayed-tier.js';
 
 describeCacheProtocol('TieredCache over one memory tier', {
   clock: 'manual',
@@ -277,7 +277,7 @@ async function race(s: fc.Scheduler, count: number, ops: Array<[number, RaceOp]>
     const l1 = new MemoryCacheAdapter({ namespace: `l1-${i}`, now: clock.now });
     return new TieredCache({ tiers: [l1, new DelayedTier(l2, delay, i % 2 === 0 ? bus : undefined)], bus });
   });
-  caches.forEach((cache) => cache.on('error', () => {}));
+  for (const cache of caches) cache.on('error', () => {});
   try {
     await s.waitFor(Promise.all(caches.map((cache) => cache.ready())));
     const db = new Database();
@@ -366,4 +366,285 @@ describe('getOrSet under every interleaving (memory tiers, fc.scheduler)', () =>
       },
     );
   }, 120_000);
+});
+
+/** One instance over a memory L2 whose calls fail while `down` is set; stores on a manual clock, timers faked. */
+function faked(options: Partial<TieredCacheOptions> = {}) {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  const clock = new ManualClock();
+  const l1 = new MemoryCacheAdapter({ namespace: 'l1', now: clock.now });
+  const l2 = new MemoryCacheAdapter({ namespace: 'l2', now: clock.now });
+  /** `calls` counts each call's request and its reply. */
+  const state = { down: false, calls: 0 };
+  const tier = new DelayedTier(l2, async () => {
+    state.calls++;
+    if (state.down) throw new CacheUnavailableError('get', 'L2 is down (test)');
+  });
+  const bus = new LocalBus();
+  const cache = new TieredCache({ tiers: [l1, tier], bus, ...options });
+  open.push(cache);
+  const events: Array<[string, unknown]> = [];
+  for (const name of ['stale', 'load', 'breaker', 'error'] as const)
+    cache.on(name, (e) => events.push([name, e]));
+  /** Lets `ms` pass for the stores' clock and for timers alike. */
+  const elapse = async (ms: number) => {
+    clock.advance(ms);
+    await vi.advanceTimersByTimeAsync(ms);
+  };
+  return { cache, l1, l2, state, events, elapse, clock, bus };
+}
+
+const named = (events: Array<[string, unknown]>, name: string) =>
+  events.filter(([n]) => n === name).map(([, e]) => e);
+
+describe('getOrSet: grace, backoff and timeouts (an injected clock)', () => {
+  it('rule 5: a stale value is never seen by get, exists or ttl; a failed reload answers it and backs off', async () => {
+    const { cache, events, elapse } = faked();
+    await cache.ready();
+    const options = { ttl: 1, grace: 10, graceBackoff: 2 };
+    expect(await cache.getOrSet('k', () => 'v1', options)).toBe('v1');
+    await elapse(1_500);
+    expect(await cache.get('k')).toBeUndefined();
+    expect(await cache.exists('k')).toBe(false);
+    expect(await cache.ttl('k')).toBeUndefined();
+    expect(await cache.getMany(['k'])).toEqual(new Map());
+    const seen: Array<LoaderContext<string>['stale']> = [];
+    const failing = vi.fn((ctx: LoaderContext<string>) => {
+      seen.push(ctx.stale);
+      throw new Error('db down');
+    });
+    expect(await cache.getOrSet('k', failing, options)).toBe('v1');
+    expect(seen).toEqual([{ value: 'v1', expiredMs: 500 }]);
+    expect(named(events, 'stale')).toEqual([{ key: 'k', reason: 'loader-error', staleMs: 500 }]);
+    // Backed off: the loader is not called again for graceBackoff.
+    await elapse(1_000);
+    expect(await cache.getOrSet('k', failing, options)).toBe('v1');
+    expect(failing).toHaveBeenCalledTimes(1);
+    expect(named(events, 'stale').at(-1)).toMatchObject({ reason: 'backoff' });
+    await elapse(1_001);
+    expect(await cache.getOrSet('k', () => 'v2', options)).toBe('v2');
+    expect(await cache.get('k')).toBe('v2');
+    expect(cache.stats()).toMatchObject({ loads: 3, loadFailures: 1, staleAnswers: 2 });
+  });
+
+  it('rule 5: after delete, no instance answers the old value, stale or not', async () => {
+    const { cache, elapse } = faked();
+    await cache.ready();
+    await cache.getOrSet('k', () => 'v1', { ttl: 1, grace: 10 });
+    await elapse(1_500);
+    await cache.delete('k');
+    const boom = new Error('db down');
+    await expect(cache.getOrSet('k', () => Promise.reject(boom), { ttl: 1, grace: 10 })).rejects.toBe(boom);
+    await cache.getOrSet('p', () => 'v1', { ttl: 1, grace: 10 });
+    await elapse(1_500);
+    await cache.deletePattern('p*');
+    await expect(cache.getOrSet('p', () => Promise.reject(boom), { ttl: 1, grace: 10 })).rejects.toBe(boom);
+  });
+
+  it('rule 6: after softTimeoutMs a stale value answers; the load completes in the background and is cached', async () => {
+    const { cache, events, elapse } = faked();
+    await cache.ready();
+    await cache.getOrSet('k', () => 'v1', { ttl: 1, grace: 10 });
+    await elapse(1_500);
+    let answered: string | undefined;
+    const call = cache
+      .getOrSet('k', () => new Promise<string>((resolve) => setTimeout(() => resolve('v2'), 1_000)), {
+        ttl: 1,
+        grace: 10,
+        softTimeoutMs: 100,
+      })
+      .then((v) => {
+        answered = v;
+      });
+    await elapse(99);
+    expect(answered).toBeUndefined();
+    await elapse(1);
+    await call;
+    expect(answered).toBe('v1');
+    expect(named(events, 'stale')).toMatchObject([{ reason: 'timeout' }]);
+    await elapse(900);
+    expect(await cache.get('k')).toBe('v2');
+    expect(named(events, 'load').at(-1)).toMatchObject({ key: 'k', cached: true, background: true });
+  });
+
+  it('rule 6: hardTimeoutMs aborts ctx.signal and rejects with CacheLoaderTimeoutError, or answers stale', async () => {
+    const { cache, elapse } = faked();
+    await cache.ready();
+    let signal: AbortSignal | undefined;
+    const hanging = (ctx: LoaderContext<string>) => {
+      signal = ctx.signal;
+      return new Promise<string>(() => {});
+    };
+    const call = cache.getOrSet('k', hanging, { ttl: 1, hardTimeoutMs: 200 });
+    const rejected = expect(call).rejects.toBeInstanceOf(CacheLoaderTimeoutError);
+    await elapse(200);
+    await rejected;
+    expect(signal?.aborted).toBe(true);
+    expect(signal?.reason).toBeInstanceOf(CacheLoaderTimeoutError);
+    expect(await cache.exists('k')).toBe(false);
+    await cache.getOrSet('s', () => 'v1', { ttl: 1, grace: 10 });
+    await elapse(1_500);
+    const stale = cache.getOrSet('s', hanging, { ttl: 1, grace: 10, hardTimeoutMs: 200 });
+    await elapse(200);
+    expect(await stale).toBe('v1');
+  });
+
+  it('rule 9: with L2 down the loader is still called and its value returned; failures are error events', async () => {
+    const { cache, state, events } = faked({ breaker: false });
+    await cache.ready();
+    state.down = true;
+    const loader = vi.fn(() => 'from the database');
+    expect(await Promise.all([cache.getOrSet('k', loader), cache.getOrSet('k', loader)])).toEqual([
+      'from the database',
+      'from the database',
+    ]);
+    expect(loader).toHaveBeenCalledTimes(1);
+    expect(named(events, 'error').length).toBeGreaterThan(0);
+    expect(named(events, 'load')).toMatchObject([{ key: 'k', cached: false }]);
+  });
+
+  it('close() aborts the loaders in progress', async () => {
+    const { cache } = faked();
+    await cache.ready();
+    let signal: AbortSignal | undefined;
+    const call = cache.getOrSet('k', (ctx) => {
+      signal = ctx.signal;
+      return new Promise<string>((_, reject) =>
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)),
+      );
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    await cache.close();
+    await expect(call).rejects.toBeInstanceOf(CacheUnavailableError);
+    expect(signal?.aborted).toBe(true);
+    await expect(cache.getOrSet('k', () => 1)).rejects.toThrow(/closed/);
+  });
+});
+
+describe('getOrSet: refresh ahead', () => {
+  it('rule 7: a fresh hit past refreshAhead × ttl answers at once and starts one reload across instances', async () => {
+    const clock = new ManualClock();
+    const { caches, ready } = track(instances(2, {}, clock));
+    await ready();
+    const options = { ttl: 10, refreshAhead: 0.5 };
+    let version = 1;
+    const gate = deferred<void>();
+    const loader = vi.fn(async () => {
+      if (version > 1) await gate.promise;
+      return `v${version++}`;
+    });
+    expect(await caches[0]!.cache.getOrSet('k', loader, options)).toBe('v1');
+    expect(await caches[1]!.cache.getOrSet('k', loader, options)).toBe('v1');
+    clock.advance(6_000);
+    // Both instances, many callers: all answered at once with the current value while one reload runs.
+    const answers = await Promise.all(
+      caches.flatMap(({ cache }) => Array.from({ length: 10 }, () => cache.getOrSet('k', loader, options))),
+    );
+    expect(new Set(answers)).toEqual(new Set(['v1']));
+    await sleep(10);
+    expect(loader).toHaveBeenCalledTimes(2);
+    gate.resolve();
+    await sleep(10);
+    for (const { cache } of caches) expect(await cache.getOrSet('k', loader, options)).toBe('v2');
+    expect(loader).toHaveBeenCalledTimes(2);
+    expect(caches.reduce((n, { cache }) => n + cache.stats().refreshes, 0)).toBe(1);
+  });
+});
+
+describe('outages: the fail-safe (staleIfError) and the circuit breaker', () => {
+  it('with staleIfError, a read L2 cannot answer is answered by the L1 copy within the bound, and says so', async () => {
+    const { cache, state, events, elapse } = faked({ staleIfError: 5, breaker: false });
+    await cache.ready();
+    await cache.set('k', 'v', 1);
+    await cache.set('m', 'w', 1);
+    await elapse(1_500);
+    state.down = true;
+    expect(await cache.get('k')).toBe('v');
+    expect(await cache.getMany(['m', 'absent'])).toEqual(new Map([['m', 'w']]));
+    // A copy's fresh time is counted from the write's start, a millisecond against it.
+    expect(named(events, 'stale')).toEqual([
+      { key: 'k', reason: 'unavailable', staleMs: 501 },
+      { key: 'm', reason: 'unavailable', staleMs: 501 },
+    ]);
+    expect(cache.stats().staleAnswers).toBe(2);
+    // Never fresh: with L2 back, the expired copy is not read.
+    state.down = false;
+    expect(await cache.get('k')).toBeUndefined();
+    state.down = true;
+    await elapse(5_000);
+    expect(await cache.get('k')).toBeUndefined();
+  });
+
+  it('without staleIfError, a read L2 cannot answer is a miss and an error event', async () => {
+    const { cache, state, events, elapse } = faked({ breaker: false });
+    await cache.ready();
+    await cache.set('k', 'v', 1);
+    await elapse(1_500);
+    state.down = true;
+    expect(await cache.get('k')).toBeUndefined();
+    expect(named(events, 'stale')).toEqual([]);
+    expect(named(events, 'error')).toHaveLength(1);
+  });
+
+  it('never answers a value deleted or overwritten while the bus could hear it', async () => {
+    const { cache, state, elapse } = faked({ staleIfError: 5, breaker: false });
+    await cache.ready();
+    await cache.set('k', 'old', 1);
+    await cache.delete('k');
+    await cache.set('j', 'old', 1);
+    await cache.set('j', 'new', 1);
+    await elapse(1_500);
+    state.down = true;
+    expect(await cache.get('k')).toBeUndefined();
+    expect(await cache.get('j')).toBe('new');
+  });
+
+  it('after the bus may have missed messages, L1 copies are unverified: never fresh, only a fallback', async () => {
+    const { cache, l1, state, bus, events } = faked({ staleIfError: 5, breaker: false });
+    await cache.ready();
+    await cache.set('k', 'v', 60);
+    bus.disconnect();
+    // While the bus is down, L1 is not read at all; with L2 down too, the copy is the fallback.
+    state.down = true;
+    expect(await cache.get('k')).toBe('v');
+    state.down = false;
+    bus.reconnect();
+    await vi.advanceTimersByTimeAsync(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    const copy = l1.store.get('k');
+    expect(copy?.meta?.unverified).toBe(true);
+    const calls = state.calls;
+    expect(await cache.get('k')).toBe('v');
+    expect(state.calls).toBeGreaterThan(calls);
+    expect(cache.stats().hits[0]).toBe(0);
+    expect(named(events, 'stale')).toHaveLength(1);
+  });
+
+  it('the breaker opens after repeated failures, fails calls at once, probes, and closes when L2 answers', async () => {
+    const { cache, state, events, elapse } = faked({
+      staleIfError: 5,
+      breaker: { failures: 3, cooldownMs: 1_000 },
+    });
+    await cache.ready();
+    await cache.set('k', 'v', 1);
+    await elapse(1_500);
+    state.down = true;
+    for (let i = 0; i < 3; i++) expect(await cache.get('k')).toBe('v');
+    expect(named(events, 'breaker')).toEqual([{ tier: 1, state: 'open' }]);
+    const calls = state.calls;
+    for (let i = 0; i < 100; i++) expect(await cache.get('k')).toBe('v');
+    expect(state.calls).toBe(calls);
+    await expect(cache.set('x', 1)).rejects.toThrow(/circuit is open/);
+    expect(cache.stats().breakers).toEqual(['closed', 'open']);
+    await elapse(1_000);
+    state.down = false;
+    expect(await cache.get('k')).toBeUndefined();
+    expect(named(events, 'breaker')).toEqual([
+      { tier: 1, state: 'open' },
+      { tier: 1, state: 'half-open' },
+      { tier: 1, state: 'closed' },
+    ]);
+    // One probe: its request and its reply.
+    expect(state.calls).toBe(calls + 2);
+  });
 });
