@@ -50,6 +50,8 @@ export class FileStore implements CacheStore {
   readonly callBoundMs: undefined = undefined;
   readonly #dir: string;
   readonly #now: () => number;
+  /** Per key, the last compare-and-set in progress: the next one waits for it. */
+  readonly #swaps = new Map<string, Promise<unknown>>();
 
   constructor(directory: string, namespace: string, now: () => number) {
     // Namespaces may hold any character but `:`: hex keeps the folder name portable.
@@ -96,13 +98,26 @@ export class FileStore implements CacheStore {
     for (const [key, entry] of entries) await this.set(key, entry);
   }
 
-  /** Not atomic across processes (a file system has no compare-and-set): fine for one process at a time. */
-  async compareAndSet(key: string, expected: string | null, entry: EntryWrite | null): Promise<boolean> {
-    const live = await this.get(key);
-    if (expected === null ? live !== undefined : live?.meta?.version !== expected) return false;
-    if (entry === null) await this.delete([key]);
-    else await this.set(key, entry);
-    return true;
+  /**
+   * Atomic among this process's compare-and-sets of a key (each waits for the one before); not across processes
+   * (a file system has no compare-and-set): one process at a time.
+   */
+  compareAndSet(key: string, expected: string | null, entry: EntryWrite | null): Promise<boolean> {
+    const swap = async (): Promise<boolean> => {
+      const live = await this.get(key);
+      if (expected === null ? live !== undefined : live?.meta?.version !== expected) return false;
+      if (entry === null) await this.delete([key]);
+      else await this.set(key, entry);
+      return true;
+    };
+    const done = (this.#swaps.get(key) ?? Promise.resolve()).then(swap, swap);
+    this.#swaps.set(key, done);
+    void done
+      .catch(() => {})
+      .then(() => {
+        if (this.#swaps.get(key) === done) this.#swaps.delete(key);
+      });
+    return done;
   }
 
   async delete(keys: readonly string[]): Promise<number> {

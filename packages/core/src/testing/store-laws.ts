@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { EntryWrite } from '../entry.js';
 import { matchGlob } from '../glob.js';
 import type { CacheStore } from '../store.js';
+import { deleteMatching } from '../store-cache.js';
 import { keyArb, patternArb } from './arbitraries.js';
 import { defaultNumRuns, ManualClock, seedFromEnv } from './harness.js';
 
@@ -41,6 +43,20 @@ const textArb: fc.Arbitrary<string> = fc.oneof(
 );
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A lease's placeholder entry, as read-through writes it: no value, the holder's token as its version. */
+const leaseOf = (token: string, ttlMs: number): EntryWrite => ({
+  text: 'null',
+  ttlMs,
+  meta: { placeholder: true, version: token, lease: { token, ttlMs } },
+});
+
+/** A loaded value's entry, with its own version stamp. */
+const valueOf = (text: string, version: string): EntryWrite => ({
+  text,
+  ttlMs: undefined,
+  meta: { version },
+});
 let suiteRun = 0;
 
 /**
@@ -220,6 +236,80 @@ export function describeCacheStore<S extends CacheStore>(
         expect(await store.compareAndSet('k', 'old', { text: 'x', ttlMs: undefined })).toBe(false);
         expect(await store.compareAndSet('k', null, { text: '2', ttlMs: undefined })).toBe(true);
         expect((await store.get('k'))?.text).toBe('2');
+      }),
+    );
+
+    it(
+      "a lease lives in the key's entry: of concurrent takers of a missing key, exactly one holds it",
+      withStore(async (store) => {
+        await fc.assert(
+          fc.asyncProperty(keyArb, fc.integer({ min: 2, max: 8 }), async (key, takers) => {
+            await clear(store);
+            const before = store.now();
+            const taken = await Promise.all(
+              Array.from({ length: takers }, (_, i) =>
+                store.compareAndSet(key, null, leaseOf(`t${i}`, 60_000)),
+              ),
+            );
+            expect(taken.filter(Boolean)).toHaveLength(1);
+            const holder = `t${taken.indexOf(true)}`;
+            const entry = await store.get(key);
+            expect(entry?.meta).toMatchObject({
+              placeholder: true,
+              version: holder,
+              lease: { token: holder },
+            });
+            expect(entry!.meta!.lease!.until).toBeGreaterThanOrEqual(before + 60_000 - 1_000);
+            expect(entry!.meta!.lease!.until).toBeLessThanOrEqual(store.now() + 60_000);
+            // The holder's write lands; a second one (the lease is gone with it) does not.
+            expect(await store.compareAndSet(key, holder, valueOf('"loaded"', 'w1'))).toBe(true);
+            expect(await store.compareAndSet(key, holder, valueOf('"again"', 'w2'))).toBe(false);
+            expect((await store.get(key))?.text).toBe('"loaded"');
+          }),
+          assertOptions(numRuns),
+        );
+      }),
+    );
+
+    it(
+      'any write of the key voids its lease: the holder then writes nothing (set, delete, a pattern, clear)',
+      withStore(async (store) => {
+        const voiders: Array<[string, (key: string) => Promise<unknown>]> = [
+          ['set', async (key) => store.set(key, { text: '"other"', ttlMs: undefined })],
+          ['delete', async (key) => store.delete([key])],
+          ['a pattern', (key) => deleteMatching(store, `${key.slice(0, 1)}*`)],
+          ['clear', async () => store.clear()],
+        ];
+        for (const [name, voidLease] of voiders) {
+          await clear(store);
+          expect(await store.compareAndSet('key', null, leaseOf('held', 60_000)), name).toBe(true);
+          await voidLease('key');
+          expect(await store.compareAndSet('key', 'held', valueOf('"stale"', 'w')), name).toBe(false);
+          expect((await store.get('key'))?.text, name).not.toBe('"stale"');
+        }
+      }),
+    );
+
+    it(
+      'a lease taken over a value keeps the value readable; an expired lease is free',
+      withStore(async (store, clock) => {
+        await store.set('k', valueOf('"v1"', 'w1'));
+        const over: EntryWrite = {
+          text: '"v1"',
+          ttlMs: undefined,
+          meta: { version: 'l1', lease: { token: 'l1', ttlMs: 60_000 } },
+        };
+        expect(await store.compareAndSet('k', 'w1', over)).toBe(true);
+        expect(await store.get('k')).toMatchObject({
+          text: '"v1"',
+          meta: { version: 'l1', lease: { token: 'l1' } },
+        });
+        const ttlMs = clock === undefined ? 200 : 1_000;
+        expect(await store.compareAndSet('p', null, leaseOf('gone', ttlMs))).toBe(true);
+        if (clock === undefined) await sleep(ttlMs + 150);
+        else clock.advance(ttlMs + 1);
+        expect(await store.compareAndSet('p', 'gone', valueOf('"late"', 'w'))).toBe(false);
+        expect(await store.compareAndSet('p', null, leaseOf('next', 60_000))).toBe(true);
       }),
     );
 
