@@ -11,30 +11,37 @@ export interface BreakerOptions {
    */
   readonly failures?: number;
   /**
-   * How long an open circuit fails calls at once before one call goes through as a probe, in ms: if it succeeds the
-   * circuit closes, if it fails it opens again for as long.
-   * @default 1000
+   * While the circuit is open, how often the tier is probed in the background (one read that no caller waits on),
+   * in ms: the first probe that succeeds closes it.
+   * @default 500
    */
   readonly cooldownMs?: number;
 }
 
 /**
  * A circuit breaker: after `failures` consecutive failures of a tier, its calls fail at once (microseconds, not the
- * time limit) for `cooldownMs`; then one call probes it, and closes the circuit if it answers.
+ * time limit); meanwhile a background probe asks the tier every `cooldownMs` (`half-open` while it runs), and the
+ * circuit closes as soon as the tier answers, a probe or any call still in flight.
  */
 export class Breaker {
   readonly #failures: number;
   readonly #cooldownMs: number;
   readonly #onChange: (state: BreakerState) => void;
+  readonly #probe: () => Promise<unknown>;
   #state: BreakerState = 'closed';
   #consecutive = 0;
-  #openedAt = 0;
-  #probing = false;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
-  constructor(options: Required<BreakerOptions>, onChange: (state: BreakerState) => void) {
+  constructor(
+    options: Required<BreakerOptions>,
+    onChange: (state: BreakerState) => void,
+    probe: () => Promise<unknown>,
+  ) {
     this.#failures = options.failures;
     this.#cooldownMs = options.cooldownMs;
     this.#onChange = onChange;
+    this.#probe = probe;
   }
 
   /** The current state. */
@@ -42,38 +49,60 @@ export class Breaker {
     return this.#state;
   }
 
-  /** Whether a call may go to the tier now (an open circuit past its cool-down lets one probe through). */
+  /** Whether a call may go to the tier now. */
   allow(): boolean {
-    if (this.#state === 'closed') return true;
-    if (this.#state === 'open') {
-      if (performance.now() - this.#openedAt < this.#cooldownMs) return false;
-      this.#set('half-open');
-    }
-    if (this.#probing) return false;
-    this.#probing = true;
-    return true;
+    return this.#state === 'closed';
   }
 
-  /** A call succeeded. */
+  /** A call succeeded: the tier answers. */
   success(): void {
-    if (this.#consecutive === 0 && this.#state === 'closed') return;
     this.#consecutive = 0;
-    this.#probing = false;
-    if (this.#state !== 'closed') this.#set('closed');
+    if (this.#state !== 'closed') this.#close();
   }
 
   /** A call failed; only the tier's unavailability counts (bad input or data does not). */
   failure(error: unknown): void {
-    if (!(error instanceof CacheError) || error.code !== 'CACHE_UNAVAILABLE') {
-      this.#probing = false;
-      return;
-    }
-    this.#consecutive++;
-    if (this.#state === 'half-open' || this.#consecutive >= this.#failures) {
-      this.#probing = false;
-      this.#openedAt = performance.now();
-      if (this.#state !== 'open') this.#set('open');
-    }
+    if (!(error instanceof CacheError) || error.code !== 'CACHE_UNAVAILABLE') return;
+    if (this.#state !== 'closed') return;
+    if (++this.#consecutive >= this.#failures) this.#open();
+  }
+
+  /** Stops probing (the cache is closing). */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #open(): void {
+    this.#set('open');
+    this.#schedule();
+  }
+
+  #close(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#set('closed');
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#state !== 'open' || this.#stopped) return;
+      this.#set('half-open');
+      this.#probe().then(
+        () => {
+          if (this.#state === 'half-open') this.success();
+        },
+        () => {
+          if (this.#state !== 'half-open') return;
+          this.#set('open');
+          this.#schedule();
+        },
+      );
+    }, this.#cooldownMs);
+    this.#timer.unref();
   }
 
   #set(state: BreakerState): void {

@@ -52,17 +52,21 @@ export class GlobalWrite {
       );
     let walking: Promise<R>;
     try {
+      // Through the breaker before the walk starts: a walk refused by an open circuit never begins.
+      set.admit(last, operation);
       walking = write(last.cache);
     } catch (error) {
       walking = Promise.reject(error);
     }
+    // Its outcome is taken below; observed here too, so that no path leaves its rejection unhandled.
+    walking.catch(() => {});
     // Once the walk's first command is on its way: an in-process walk of the tiers above then runs while the last
     // tier's replies are awaited, not before its first request. Meanwhile the fence keeps matching keys from being
     // filled, and before this call returns they are gone above.
     const droppedAtStart = new Promise<unknown>((resolve) => setImmediate(() => resolve(dropUpper())));
     let walkEnded = true;
     try {
-      const result = await set.bounded(last, operation, () => walking, true);
+      const result = await set.bounded(last, operation, () => walking, true, true);
       await this.#coherence.publish(invalidation);
       return result;
     } catch (error) {

@@ -60,7 +60,12 @@ export class TierSet {
     this.breakers = tiers.map((tier) =>
       tier.index < this.lowerStart || breaker === undefined
         ? undefined
-        : new Breaker(breaker, (state) => observer.breaker(tier.index, state)),
+        : new Breaker(
+            breaker,
+            (state) => observer.breaker(tier.index, state),
+            // A read no caller waits on, of a key no one needs to have written: it only asks whether the tier answers.
+            () => this.#deadlines.run('probe', async () => tier.store.get(PROBE_KEY)),
+          ),
     );
     this.failSafe = new FailSafe(this.upper, observer, options.staleIfErrorMs);
   }
@@ -68,11 +73,19 @@ export class TierSet {
   /**
    * Runs a call of `tier` within `timeoutMs` (the tier's own limit if it has one that fits, else ours; a long
    * operation — `setMany`, a walk — of a tier that bounds its own steps is not bounded as a whole), through the
-   * tier's circuit breaker: while it is open the call fails at once.
+   * tier's circuit breaker: while it is open the call fails at once. `admitted`: the caller already passed the
+   * breaker ({@link TierSet.admit}) before starting the call; only its outcome is recorded.
    */
-  bounded<R>(tier: Tier, operation: string, call: () => Promise<R>, long = false): Promise<R> {
+  bounded<R>(
+    tier: Tier,
+    operation: string,
+    call: () => Promise<R>,
+    long = false,
+    admitted = false,
+  ): Promise<R> {
     const breaker = this.breakers[tier.index];
-    if (breaker !== undefined && !breaker.allow()) return Promise.reject(openCircuit(operation, tier));
+    if (!admitted && breaker !== undefined && !breaker.allow())
+      return Promise.reject(openCircuit(operation, tier));
     const run = (long ? tier.stepBounded : tier.selfBounded) ? call() : this.#deadlines.run(operation, call);
     if (breaker === undefined) return run;
     return run.then(
@@ -142,11 +155,15 @@ export class TierSet {
     else breaker.failure(error);
   }
 
-  /** Rejects every call waiting on the time limit (the cache is closing). */
+  /** Rejects every call waiting on the time limit and stops the breakers' probes (the cache is closing). */
   abort(reason: (operation: string) => Error): void {
+    for (const breaker of this.breakers) breaker?.stop();
     this.#deadlines.abort(reason);
   }
 }
+
+/** The key a breaker's probe reads. */
+const PROBE_KEY = 'strata-breaker-probe';
 
 function openCircuit(operation: string, tier: Tier): CacheUnavailableError {
   return new CacheUnavailableError(

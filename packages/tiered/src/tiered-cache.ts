@@ -78,8 +78,8 @@ export interface TieredCacheOptions {
   staleIfError?: number;
   /**
    * The circuit breaker of each tier below the top (`false`: none): after `failures` consecutive failures its calls
-   * fail at once for `cooldownMs`, then one call probes it.
-   * @default { failures: 5, cooldownMs: 1000 }
+   * fail at once, while a background read probes the tier every `cooldownMs`; the first answer closes it.
+   * @default { failures: 5, cooldownMs: 500 }
    */
   breaker?: BreakerOptions | false;
 }
@@ -90,7 +90,7 @@ const DEFAULTS = {
   onLowerTierError: 'degrade',
   defaultTtl: null,
   staleIfError: 0,
-  breaker: { failures: 5, cooldownMs: 1_000 },
+  breaker: { failures: 5, cooldownMs: 500 },
 } as const;
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['tiers', 'bus', ...Object.keys(DEFAULTS)]);
@@ -347,7 +347,7 @@ function breakerOption(breaker: BreakerOptions | false): Required<BreakerOptions
     throw new TypeError('breaker must be an object or false');
   assertOptionNames('breaker', breaker, BREAKER_NAMES);
   const failures = breaker.failures ?? 5;
-  const cooldownMs = breaker.cooldownMs ?? 1_000;
+  const cooldownMs = breaker.cooldownMs ?? 500;
   if (!Number.isSafeInteger(failures) || failures < 1)
     throw new RangeError(`breaker.failures must be a positive integer, got ${String(failures)}`);
   if (!Number.isSafeInteger(cooldownMs) || cooldownMs < 1)
