@@ -52,7 +52,7 @@ const leaseOf = (token: string, ttlMs: number): EntryWrite => ({
 });
 
 /** A loaded value's entry, with its own version stamp. */
-const valueOf = (text: string, version: string): EntryWrite => ({
+const loadedEntry = (text: string, version: string): EntryWrite => ({
   text,
   ttlMs: undefined,
   meta: { version },
@@ -262,8 +262,8 @@ export function describeCacheStore<S extends CacheStore>(
             expect(entry!.meta!.lease!.until).toBeGreaterThanOrEqual(before + 60_000 - 1_000);
             expect(entry!.meta!.lease!.until).toBeLessThanOrEqual(store.now() + 60_000);
             // The holder's write lands; a second one (the lease is gone with it) does not.
-            expect(await store.compareAndSet(key, holder, valueOf('"loaded"', 'w1'))).toBe(true);
-            expect(await store.compareAndSet(key, holder, valueOf('"again"', 'w2'))).toBe(false);
+            expect(await store.compareAndSet(key, holder, loadedEntry('"loaded"', 'w1'))).toBe(true);
+            expect(await store.compareAndSet(key, holder, loadedEntry('"again"', 'w2'))).toBe(false);
             expect((await store.get(key))?.text).toBe('"loaded"');
           }),
           assertOptions(numRuns),
@@ -284,7 +284,7 @@ export function describeCacheStore<S extends CacheStore>(
           await clear(store);
           expect(await store.compareAndSet('key', null, leaseOf('held', 60_000)), name).toBe(true);
           await voidLease('key');
-          expect(await store.compareAndSet('key', 'held', valueOf('"stale"', 'w')), name).toBe(false);
+          expect(await store.compareAndSet('key', 'held', loadedEntry('"stale"', 'w')), name).toBe(false);
           expect((await store.get('key'))?.text, name).not.toBe('"stale"');
         }
       }),
@@ -293,7 +293,7 @@ export function describeCacheStore<S extends CacheStore>(
     it(
       'a lease taken over a value keeps the value readable; an expired lease is free',
       withStore(async (store, clock) => {
-        await store.set('k', valueOf('"v1"', 'w1'));
+        await store.set('k', loadedEntry('"v1"', 'w1'));
         const over: EntryWrite = {
           text: '"v1"',
           ttlMs: undefined,
@@ -308,7 +308,7 @@ export function describeCacheStore<S extends CacheStore>(
         expect(await store.compareAndSet('p', null, leaseOf('gone', ttlMs))).toBe(true);
         if (clock === undefined) await sleep(ttlMs + 150);
         else clock.advance(ttlMs + 1);
-        expect(await store.compareAndSet('p', 'gone', valueOf('"late"', 'w'))).toBe(false);
+        expect(await store.compareAndSet('p', 'gone', loadedEntry('"late"', 'w'))).toBe(false);
         expect(await store.compareAndSet('p', null, leaseOf('next', 60_000))).toBe(true);
       }),
     );
