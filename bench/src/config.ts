@@ -29,6 +29,10 @@ export interface BenchConfig {
   readonly lagSamples: number;
   /** Entries stored for the memory-per-entry figure. */
   readonly memoryEntries: number;
+  /** Callers of the cold stampede, split over two instances. */
+  readonly stampedeCallers: number;
+  /** How long a key is read steadily in the refresh-ahead run, in ms. */
+  readonly refreshMs: number;
   /** Run the Cluster phase. */
   readonly cluster: boolean;
 }
@@ -52,6 +56,8 @@ const FULL: BenchConfig = {
   patternMatchingKeys: 1_000,
   lagSamples: 300,
   memoryEntries: 10_000,
+  stampedeCallers: 1_000,
+  refreshMs: 2_500,
   cluster: true,
 };
 
@@ -72,6 +78,8 @@ const QUICK: BenchConfig = {
   patternMatchingKeys: 100,
   lagSamples: 5,
   memoryEntries: 200,
+  stampedeCallers: 100,
+  refreshMs: 300,
   cluster: true,
 };
 

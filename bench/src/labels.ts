@@ -5,7 +5,9 @@ export const SUBJECTS: ReadonlyArray<{ id: string; label: string; color: string 
   { id: 'raw-lru-parse', label: 'raw lru-cache.get + JSON.parse', color: '#9e9e9e' },
   { id: 'raw-lru-get', label: 'raw lru-cache.get alone', color: '#cfcfcf' },
   { id: 'raw', label: 'raw baseline', color: '#9e9e9e' },
+  { id: 'strata-get', label: 'Strata TieredCache get', color: '#90caf9' },
   { id: 'strata', label: 'Strata TieredCache', color: '#1565c0' },
+  { id: 'strata-norefresh', label: 'Strata TieredCache, getOrSet without refreshAhead', color: '#5c6bc0' },
   { id: 'strata-frozen', label: 'Strata TieredCache, frozen (zero-copy) L1', color: '#0d47a1' },
   { id: 'strata-redis', label: 'Strata RedisCacheAdapter alone', color: '#64b5f6' },
   { id: 'strata-memory', label: 'Strata MemoryCacheAdapter alone', color: '#26a69a' },
@@ -40,6 +42,7 @@ export function formatValue(info: WorkloadInfo, value: number): string {
     return micros >= 1000 ? `${(micros / 1000).toFixed(2)} ms/op` : `${micros.toPrecision(3)} µs/op`;
   }
   if (info.unit === 'ms') return `${value.toPrecision(3)} ms`;
+  if (info.unit === 'runs') return `${Math.round(value)} ${Math.round(value) === 1 ? 'run' : 'runs'}`;
   return `${Math.round(value)} B`;
 }
 

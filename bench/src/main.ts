@@ -23,6 +23,7 @@ import { runL1Hit, runMemory } from './workloads/l1.js';
 import { runL2Workloads } from './workloads/l2.js';
 import { createLagPairs, runLag } from './workloads/lag.js';
 import { runDeletePattern } from './workloads/pattern.js';
+import { runReadThrough } from './workloads/read-through.js';
 import { measureClusterRoundTrips } from './workloads/round-trips.js';
 
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
@@ -77,6 +78,7 @@ async function standalonePhase(ctx: RunContext, fixtures: Fixtures, reps: number
         await runL1Hit(ctx, arena, rep);
         await runL2Workloads(ctx, arena, rep);
         await runLag(ctx, pairs, rep);
+        await runReadThrough(ctx, arena, rep);
       });
     }
   } finally {
@@ -93,7 +95,10 @@ async function clusterPhase(ctx: RunContext, fixtures: Fixtures, reps: number[])
   const arena = await createArena(ctx, fixtures, where);
   try {
     for (const rep of reps)
-      await repetition(ctx, fixtures, 'cluster', rep, () => runL2Workloads(ctx, arena, rep));
+      await repetition(ctx, fixtures, 'cluster', rep, async () => {
+        await runL2Workloads(ctx, arena, rep);
+        await runReadThrough(ctx, arena, rep);
+      });
     await measureClusterRoundTrips(ctx, arena);
   } finally {
     await arena.close();

@@ -6,7 +6,7 @@ export type Topology = 'standalone' | 'cluster';
 export interface WorkloadInfo {
   readonly id: string;
   readonly title: string;
-  readonly unit: 'ops/s' | 'ms' | 'bytes/entry';
+  readonly unit: 'ops/s' | 'ms' | 'bytes/entry' | 'runs';
   /** Throughput: a ratio above 1 is faster than the baseline. Time, latency, bytes: below 1 is better. */
   readonly better: 'higher' | 'lower';
   /** The subject every ratio of this workload is taken against, in the same repetition. */
@@ -43,6 +43,34 @@ export const WORKLOADS: readonly WorkloadInfo[] = [
     1.2,
   ),
   w('lag-p99', 'invalidation lag p99', 'ms', 'lower', 'raw', 'lru-cache + ioredis + PUBLISH', 1.5),
+  w('getorset-l1', 'getOrSet, L1 hit', 'ops/s', 'higher', 'strata-get', "Strata's own get, L1 hit", 0.9),
+  w(
+    'stampede-loads',
+    'cold stampede: loader runs (1,000 callers, one key, 2 instances)',
+    'runs',
+    'lower',
+    'raw',
+    'one run',
+    1,
+  ),
+  w(
+    'stampede-p99',
+    'cold stampede: p99 latency',
+    'ms',
+    'lower',
+    'raw',
+    "the loader's time (a 20 ms sleep, measured) + 3 PING round trips",
+    1,
+  ),
+  w(
+    'refresh-wait',
+    'a key read steadily (TTL 1 s): the longest wait of a caller',
+    'ms',
+    'lower',
+    'raw',
+    "the loader's time (20 ms)",
+    undefined,
+  ),
   w('memory', 'L1 memory per entry', 'bytes/entry', 'lower', 'raw', 'lru-cache of JSON text', undefined),
   w(
     'memory-read',

@@ -116,6 +116,47 @@ const SPECS: readonly Spec[] = [
     target: 1.5,
     topologies: ['standalone'],
   },
+  {
+    workload: 'getorset-l1',
+    what: 'getOrSet L1 hit vs our own get',
+    subject: 'strata',
+    op: '≥',
+    target: 0.9,
+    topologies: ['standalone'],
+  },
+  {
+    workload: 'getorset-l1',
+    what: 'getOrSet L1 hit vs BentoCache getOrSet',
+    subject: 'strata',
+    against: 'bentocache',
+    op: '≥',
+    target: 5,
+    topologies: ['standalone'],
+  },
+  {
+    workload: 'stampede-loads',
+    what: 'cold stampede (1,000 callers, 2 instances): loader runs',
+    subject: 'strata',
+    op: '≤',
+    target: 1,
+    topologies: BOTH,
+  },
+  {
+    workload: 'stampede-p99',
+    what: 'cold stampede p99 vs loader + 3 round trips',
+    subject: 'strata',
+    op: '≤',
+    target: 1,
+    topologies: BOTH,
+  },
+  {
+    workload: 'refresh-wait',
+    what: 'refreshAhead: longest wait of a caller vs the loader time',
+    subject: 'strata',
+    op: '≤',
+    target: 0.5,
+    topologies: ['standalone'],
+  },
 ];
 
 /** Every target of the issue that this run measured, with Strata's figure and BentoCache's beside it. */

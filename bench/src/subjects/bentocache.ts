@@ -14,7 +14,7 @@ import {
 
 const TTL = `${TTL_SECONDS}s`;
 
-interface BentoStack {
+export interface BentoStack {
   readonly bento: BentoCache<{ cache: ReturnType<typeof bentostore> }>;
   /** The L1 driver the store built, kept so that its L1 alone can be emptied. */
   l1(): MemoryDriver;
@@ -22,7 +22,7 @@ interface BentoStack {
 }
 
 /** A BentoCache store: memory L1 (same capacity as Strata's) over Redis, with the Redis bus, as its docs show. */
-function bentoStack(where: Where | undefined, prefix: string): BentoStack {
+export function bentoStack(where: Where | undefined, prefix: string): BentoStack {
   const factory = memoryDriver({ maxItems: L1_ENTRIES });
   let driver: MemoryDriver | undefined;
   let store = bentostore().useL1Layer({

@@ -58,66 +58,87 @@ export interface ResolvedGetOrSet {
   readonly tags: readonly string[];
 }
 
-const NAMES: ReadonlySet<string> = new Set([
-  'ttl',
-  'grace',
-  'graceBackoff',
-  'softTimeoutMs',
-  'hardTimeoutMs',
-  'refreshAhead',
-  'lease',
-  'tags',
-]);
+/** The options of a `getOrSet` call that gives none, for a cache whose `defaultTtl` is `defaultTtl` (seconds). */
+export function defaultGetOrSet(defaultTtl: number | null): ResolvedGetOrSet {
+  return {
+    ttl: defaultTtl,
+    ttlMs: ttlToMs(defaultTtl),
+    graceMs: 0,
+    backoffMs: 10_000,
+    softMs: undefined,
+    hardMs: undefined,
+    refreshAhead: undefined,
+    lease: DEFAULT_LEASE,
+    tags: NO_TAGS,
+  };
+}
+
+const DEFAULT_LEASE = { ttlMs: 5_000, waitMs: 10_000 } as const;
+const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /**
- * Validates `options` against the cache's `defaultTtl` (seconds).
- * @throws {CacheValidationError} naming the option, for any value out of its range.
+ * Validates `options` over `defaults` (the cache's, see {@link defaultGetOrSet}). Only the options given are read:
+ * this runs on every call that passes options, L1 hits included.
+ * @throws {CacheValidationError} naming the option, for an unknown one or a value out of its range.
  */
-export function resolveGetOrSet(
-  options: GetOrSetOptions,
-  defaultTtl: number | null | undefined,
-): ResolvedGetOrSet {
+export function resolveGetOrSet(options: GetOrSetOptions, defaults: ResolvedGetOrSet): ResolvedGetOrSet {
   if (options === null || typeof options !== 'object')
     throw new CacheValidationError('options', 'expected an object of getOrSet options');
-  for (const name of Object.keys(options))
-    if (!NAMES.has(name)) throw new CacheValidationError('options', `unknown getOrSet option '${name}'`);
-  const ttl = options.ttl === undefined ? defaultTtl : options.ttl;
-  const lease = options.lease ?? true;
-  let leaseMs: { ttlMs: number; waitMs: number } | undefined;
-  if (lease === true) leaseMs = { ttlMs: 5_000, waitMs: 10_000 };
-  else if (typeof lease === 'object' && lease !== null) {
-    const ttlMs = lease.ttlMs ?? 5_000;
-    leaseMs = {
-      ttlMs: positive('lease.ttlMs', ttlMs),
-      waitMs: positive('lease.waitMs', lease.waitMs ?? 2 * ttlMs),
-    };
-  } else if (lease !== false)
+  let { ttl, ttlMs, graceMs, backoffMs, softMs, hardMs, refreshAhead, lease, tags } = defaults;
+  for (const name in options) {
+    if (!Object.hasOwn(options, name)) continue;
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    switch (name) {
+      case 'ttl':
+        ttl = value as number | null;
+        ttlMs = ttlToMs(value);
+        break;
+      case 'grace':
+        graceMs = seconds('grace', value);
+        break;
+      case 'graceBackoff':
+        backoffMs = seconds('graceBackoff', value);
+        break;
+      case 'softTimeoutMs':
+        softMs = milliseconds('softTimeoutMs', value);
+        break;
+      case 'hardTimeoutMs':
+        hardMs = positive('hardTimeoutMs', value);
+        break;
+      case 'refreshAhead':
+        if (!(typeof value === 'number' && value > 0 && value < 1))
+          throw new CacheValidationError(
+            'refreshAhead',
+            `expected a number between 0 and 1, got ${String(value)}`,
+          );
+        refreshAhead = value;
+        break;
+      case 'lease':
+        lease = leaseOption(value);
+        break;
+      case 'tags':
+        if (!Array.isArray(value) || value.some((tag) => typeof tag !== 'string' || tag === ''))
+          throw new CacheValidationError('tags', 'expected a list of non-empty strings');
+        tags = value;
+        break;
+      default:
+        throw new CacheValidationError('options', `unknown getOrSet option '${name}'`);
+    }
+  }
+  return { ttl, ttlMs, graceMs, backoffMs, softMs, hardMs, refreshAhead, lease, tags };
+}
+
+function leaseOption(lease: unknown): ResolvedGetOrSet['lease'] {
+  if (lease === true) return DEFAULT_LEASE;
+  if (lease === false) return undefined;
+  if (lease === null || typeof lease !== 'object')
     throw new CacheValidationError('lease', 'expected a boolean or { ttlMs, waitMs }');
-  const refreshAhead = options.refreshAhead;
-  if (
-    refreshAhead !== undefined &&
-    !(typeof refreshAhead === 'number' && refreshAhead > 0 && refreshAhead < 1)
-  )
-    throw new CacheValidationError(
-      'refreshAhead',
-      `expected a number between 0 and 1, got ${String(refreshAhead)}`,
-    );
-  const tags = options.tags ?? [];
-  if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag === ''))
-    throw new CacheValidationError('tags', 'expected a list of non-empty strings');
-  return {
-    ttl,
-    ttlMs: ttlToMs(ttl),
-    graceMs: seconds('grace', options.grace ?? 0),
-    backoffMs: seconds('graceBackoff', options.graceBackoff ?? 10),
-    softMs:
-      options.softTimeoutMs === undefined ? undefined : milliseconds('softTimeoutMs', options.softTimeoutMs),
-    hardMs:
-      options.hardTimeoutMs === undefined ? undefined : positive('hardTimeoutMs', options.hardTimeoutMs),
-    refreshAhead,
-    lease: leaseMs,
-    tags,
-  };
+  const { ttlMs = 5_000, waitMs, ...rest } = lease as { ttlMs?: unknown; waitMs?: unknown };
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new CacheValidationError('lease', `unknown lease option '${unknown}'`);
+  const ttl = positive('lease.ttlMs', ttlMs);
+  return { ttlMs: ttl, waitMs: positive('lease.waitMs', waitMs ?? 2 * ttl) };
 }
 
 function seconds(name: string, value: unknown): number {

@@ -306,6 +306,16 @@ export class ReadThrough {
     }
   }
 
+  /**
+   * The answer of a loaded value's `text` (the last tier's codec): read through the top tier's reader when it shares
+   * that codec, so that many callers of one run copy one decoded value rather than each parse the text.
+   */
+  #answer(text: string): Answer {
+    const { top, last } = this.#set;
+    const values = top.codec === last.codec ? top.values : last.values;
+    return { kind: 'value', entry: { text, expiresAt: undefined, meta: undefined }, values };
+  }
+
   /** The loader failed: a stale value answers (and the loader backs off), else every caller gets `error`. */
   async #failed(
     key: string,

@@ -18,6 +18,7 @@ import type { BreakerOptions } from './breaker.js';
 import { Coherence } from './coherence.js';
 import { ReadThrough } from './get-or-set.js';
 import {
+  defaultGetOrSet,
   type GetOrSetOptions,
   type Loader,
   type ResolvedGetOrSet,
@@ -137,7 +138,7 @@ export class TieredCache implements ClosableCache {
     if (!Number.isSafeInteger(merged.timeoutMs) || merged.timeoutMs < 1)
       throw new RangeError(`timeoutMs must be a positive integer (milliseconds), got ${merged.timeoutMs}`);
     this.#defaultTtl = defaultTtlOption(merged.defaultTtl);
-    this.#defaultGetOrSet = resolveGetOrSet({}, this.#defaultTtl);
+    this.#defaultGetOrSet = defaultGetOrSet(this.#defaultTtl);
     const tiers = merged.tiers.map((tier, i) => toTier(tier, i, defaultMaxTtlMs, merged.timeoutMs));
     this.#observer = new Observer(tiers.length);
     this.#set = new TierSet(tiers, this.#observer, {
@@ -211,7 +212,8 @@ export class TieredCache implements ClosableCache {
     try {
       assertKey(key);
       if (typeof loader !== 'function') throw new CacheValidationError('loader', 'expected a function');
-      resolved = options === undefined ? this.#defaultGetOrSet : resolveGetOrSet(options, this.#defaultTtl);
+      resolved =
+        options === undefined ? this.#defaultGetOrSet : resolveGetOrSet(options, this.#defaultGetOrSet);
       this.#open('getOrSet');
     } catch (error) {
       return Promise.reject(error);
