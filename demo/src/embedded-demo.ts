@@ -42,6 +42,7 @@ function statsRows(caches: ReadonlyArray<readonly [string, TieredCache]>): strin
       String(s.invalidationsSent),
       String(s.invalidationsReceived),
       String(s.fenceRejections),
+      String(s.loads),
     ];
   });
 }
@@ -200,9 +201,58 @@ export async function runEmbeddedDemo(checks: Checks): Promise<void> {
   checks.expect(gone.value === undefined, 'B no longer serves a deleted key');
 
   say();
+  say(`  ${yellow('5.')} Read-through: one load for a stampede, and no stale set`);
+  const database = new Map<string, number>([['stock:9', 5]]);
+  let loads = 0;
+  const loadStock = async () => {
+    loads++;
+    const row = database.get('stock:9');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return row;
+  };
+  const stampede = await Promise.all(
+    Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? a : b).getOrSet('stock:9', loadStock, { ttl: 300 })),
+  );
+  act(
+    'A, B',
+    `100 concurrent getOrSet('stock:9') → ${show(stampede[0])} for all; the loader ran ${loads} time`,
+  );
+  checks.expect(
+    loads === 1 && stampede.every((v) => v === 5),
+    'one loader run for 100 callers in two instances',
+  );
+  await a.delete('stock:9');
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const racing = a.getOrSet(
+    'stock:9',
+    async () => {
+      const row = database.get('stock:9');
+      await held;
+      return row;
+    },
+    { ttl: 300 },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  act('A', `getOrSet('stock:9'): its loader read the row (${database.get('stock:9')}) and is still running…`);
+  database.set('stock:9', 4);
+  await b.delete('stock:9');
+  act('B', 'a sale: the row becomes 4, then delete(stock:9)');
+  release();
+  act('A', `…the load returns ${show(await racing)} to its caller, who asked before the sale`);
+  const afterSale = await b.getOrSet('stock:9', loadStock, { ttl: 300 });
+  act(
+    'B',
+    `getOrSet('stock:9') → ${show(afterSale)} ${dim('(the old row was never cached: its lease was voided)')}`,
+  );
+  checks.expect(afterSale === 4, 'a load racing a delete leaves nothing stale behind');
+
+  say();
   say('  Counters (cache.stats()):');
   table(
-    ['instance', 'L1 hits', 'L2 hits', 'misses', 'sent', 'received', 'fence refusals'],
+    ['instance', 'L1 hits', 'L2 hits', 'misses', 'sent', 'received', 'fence refusals', 'loads'],
     statsRows([
       ['A', a],
       ['B', b],

@@ -17,6 +17,7 @@ const guide: DefaultTheme.SidebarItem[] = [
       { text: 'Overview', link: '/' },
       { text: 'Getting started', link: '/getting-started' },
       { text: 'Concepts', link: '/concepts' },
+      { text: 'Read-through: getOrSet', link: '/read-through' },
       { text: 'The demo and the examples', link: '/examples' },
     ],
   },

@@ -1,10 +1,11 @@
-import type { CacheProtocol } from '@strata-cache/core';
 import type { TieredCache } from '@strata-cache/tiered';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Product, ProductStore } from './product-store.js';
 
 /** How long a product stays cached, in seconds (Strata TTLs are always seconds). */
 const PRODUCT_TTL = 300;
+/** How long the absence of a product stays cached (negative caching), in seconds. */
+const MISSING_TTL = 30;
 
 const idParams = {
   type: 'object',
@@ -22,19 +23,27 @@ const productBody = {
 const productKey = (id: string): string => `product:${id}`;
 
 /**
- * Cache-aside: read the cache; on a miss, read the store and fill the cache. On a write, write the store, then
- * delete the cached copy: the next read anywhere fetches the new one, because the delete reaches every copy's L1.
+ * Read-through: the cache, else the store, once for every concurrent request in every copy of the service, and
+ * cached only if no write of the product happened meanwhile. A product that does not exist is cached as `null` for
+ * a shorter while. On a write, write the store, then delete the cached copy: the next read anywhere loads the new one.
  */
 export async function readProduct(
-  cache: CacheProtocol,
+  cache: TieredCache,
   store: ProductStore,
   id: string,
 ): Promise<{ product: Product | undefined; cached: boolean }> {
-  const cached = await cache.get<Product>(productKey(id));
-  if (cached !== undefined) return { product: cached, cached: true };
-  const product = await store.read(id);
-  if (product !== undefined) await cache.set(productKey(id), product, PRODUCT_TTL);
-  return { product, cached: false };
+  let loaded = false;
+  const product = await cache.getOrSet<Product | null>(
+    productKey(id),
+    async (ctx) => {
+      loaded = true;
+      const found = await store.read(id);
+      if (found === undefined) ctx.ttl = MISSING_TTL;
+      return found ?? null;
+    },
+    { ttl: PRODUCT_TTL },
+  );
+  return { product: product ?? undefined, cached: !loaded };
 }
 
 /** The HTTP API: products by id, and the cache's counters. */

@@ -119,7 +119,7 @@ describe('examples/http-service: two copies of a Fastify service sharing Redis',
     expect(a.child.pid).not.toBe(b.child.pid);
   });
 
-  it('cache-aside: the first read goes to the store, later ones (in either copy) to the cache', async () => {
+  it('read-through: the first read goes to the store, later ones (in either copy) to the cache', async () => {
     const first = await getProduct(a, 'p1');
     expect(first).toMatchObject({ status: 200, cache: 'miss', body: { name: 'Teapot', price: 1800 } });
     const viaB = await getProduct(b, 'p1');
@@ -153,6 +153,23 @@ describe('examples/http-service: two copies of a Fastify service sharing Redis',
     expect((await fetch(`${b.url}/products/p1`, { method: 'DELETE' })).status).toBe(204);
     await invalidationArrived(a, before.invalidationsReceived);
     expect((await getProduct(a, 'p1')).status).toBe(404);
+  });
+
+  it('60 concurrent first reads through both copies reach the store once', async () => {
+    await new ProductStore(dataDir).write({ id: 'p3', name: 'Kettle', price: 3200, updatedAt: new Date(0) });
+    const before = (await stats(a)).storeReads + (await stats(b)).storeReads;
+    const reads = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => getProduct(i % 2 === 0 ? a : b, 'p3')),
+    );
+    for (const read of reads) expect(read).toMatchObject({ status: 200, body: { name: 'Kettle' } });
+    expect((await stats(a)).storeReads + (await stats(b)).storeReads).toBe(before + 1);
+  });
+
+  it('a product that does not exist is looked up once, then its absence is cached', async () => {
+    const before = (await stats(a)).storeReads;
+    expect((await getProduct(a, 'nope')).status).toBe(404);
+    expect((await getProduct(a, 'nope')).status).toBe(404);
+    expect((await stats(a)).storeReads).toBe(before + 1);
   });
 
   it('rejects a bad id or body before touching the cache', async () => {

@@ -1,4 +1,4 @@
-import { CacheValidationError, ttlToMs } from '@strata-cache/core';
+import { CacheValidationError, ttlToMs, UnsupportedOperationError } from '@strata-cache/core';
 
 /** Options of `getOrSet` (all optional). */
 export interface GetOrSetOptions {
@@ -23,9 +23,25 @@ export interface GetOrSetOptions {
    * `waitMs`: how long a waiter waits before it loads for itself (and does not cache what it loaded).
    * @default true: { ttlMs: 5000, waitMs: 10000 }
    */
-  lease?: boolean | { ttlMs?: number; waitMs?: number };
+  lease?: boolean | LeaseOptions;
   /** Tags the loaded value is stored with (see `invalidateTags`). @default [] */
   tags?: readonly string[];
+}
+
+/** Settings of `getOrSet`'s lease (see {@link GetOrSetOptions.lease}). */
+export interface LeaseOptions {
+  /** How long a lease holds, in ms: what a holder that died costs the others. @default 5000 */
+  ttlMs?: number;
+  /** How long a waiter waits for the holder's write before it loads for itself (uncached), in ms. @default 2 × ttlMs */
+  waitMs?: number;
+}
+
+/** An expired value at hand, given to the loader. */
+export interface StaleValue<T> {
+  /** The value. */
+  readonly value: T;
+  /** How long ago it stopped being fresh, in ms. */
+  readonly expiredMs: number;
 }
 
 /** What a loader is given. */
@@ -35,7 +51,7 @@ export interface LoaderContext<T> {
   /** Aborted at `hardTimeoutMs`, or when the cache closes. */
   readonly signal: AbortSignal;
   /** The expired value, if one is at hand, and how long ago (ms) it stopped being fresh. */
-  readonly stale: { readonly value: T; readonly expiredMs: number } | undefined;
+  readonly stale: StaleValue<T> | undefined;
   /** The TTL the value is stored with, in seconds (`null`: none); the loader may change it (adaptive caching). */
   ttl: number | null | undefined;
   /** The tags the value is stored with; the loader may change them. */
@@ -120,6 +136,7 @@ export function resolveGetOrSet(options: GetOrSetOptions, defaults: ResolvedGetO
       case 'tags':
         if (!Array.isArray(value) || value.some((tag) => typeof tag !== 'string' || tag === ''))
           throw new CacheValidationError('tags', 'expected a list of non-empty strings');
+        if (value.length > 0) throw new UnsupportedOperationError('getOrSet', 'tags (not yet)');
         tags = value;
         break;
       default:

@@ -1,5 +1,11 @@
 export type { BreakerOptions, BreakerState } from './breaker.js';
-export type { GetOrSetOptions, Loader, LoaderContext } from './get-or-set-options.js';
+export type {
+  GetOrSetOptions,
+  LeaseOptions,
+  Loader,
+  LoaderContext,
+  StaleValue,
+} from './get-or-set-options.js';
 export type { TierOptions } from './tier.js';
 export { TieredCache, type TieredCacheOptions, type TieredListener } from './tiered-cache.js';
 export type {

@@ -4,6 +4,7 @@ import {
   CacheValidationError,
   LocalBus,
   LocalBusChannel,
+  UnsupportedOperationError,
 } from '@strata-cache/core';
 import { describeCacheProtocol, ManualClock } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
@@ -199,6 +200,13 @@ describe('getOrSet: the rules (memory tiers)', () => {
     await expect(cache.getOrSet('k', loader, { lease: { ttlMs: 1.5 } })).rejects.toThrow(/lease.ttlMs/);
     await expect(cache.getOrSet('k', loader, { tll: 5 } as never)).rejects.toThrow(
       /unknown getOrSet option 'tll'/,
+    );
+    await expect(cache.getOrSet('k', loader, { lease: { ttl: 5 } as never })).rejects.toThrow(
+      /unknown lease option/,
+    );
+    // Tags come with tag invalidation: until then they are refused, not silently dropped.
+    await expect(cache.getOrSet('k', loader, { tags: ['t'] })).rejects.toBeInstanceOf(
+      UnsupportedOperationError,
     );
     expect(loader).not.toHaveBeenCalled();
   });
