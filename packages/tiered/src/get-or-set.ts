@@ -1,24 +1,11 @@
-import {
-  CacheError,
-  CacheLoaderTimeoutError,
-  type Entry,
-  type EntryMeta,
-  type EntryWrite,
-  encodeFor,
-  ttlToMs,
-  UnsupportedOperationError,
-} from '@strata-cache/core';
-import { closedError } from '@strata-cache/core/internal';
-import { type Answer, Flight, NO_VALUE, runLoader } from './flight.js';
-import type { Loader, LoaderContext, ResolvedGetOrSet } from './get-or-set-options.js';
-import { newVersion } from './lease.js';
-import type { Claim, LastRead, LeaseClaims, StaleCopy } from './lease-claims.js';
+import { CacheError, type Entry, type EntryMeta } from '@strata-cache/core';
+import { type Answer, Flight } from './flight.js';
+import type { Loader, ResolvedGetOrSet } from './get-or-set-options.js';
+import type { LastRead, LeaseClaims, StaleCopy } from './lease-claims.js';
+import { LoaderRuns } from './loader-runs.js';
 import { fillAbove, isFreshAt } from './read-path.js';
 import type { TierSet } from './tier-set.js';
 import type { WritePath } from './write-path.js';
-
-/** How many keys may sit in the loader backoff before expired ones are swept. */
-const BACKOFF_SWEEP_AT = 10_000;
 
 /** What a run found in the tiers before loading. */
 interface Probe {
@@ -39,22 +26,18 @@ interface Probe {
  */
 export class ReadThrough {
   readonly #set: TierSet;
-  readonly #writes: WritePath;
   readonly #claims: LeaseClaims;
+  readonly #loads: LoaderRuns;
   /** Runs in flight, by key: what concurrent callers join. */
   readonly #flights = new Map<string, Flight>();
   /** Keys being refreshed ahead in the background (callers never join these). */
   readonly #refreshing = new Set<string>();
-  /** Keys whose loader failed while a stale value answered: when it may be called again (`performance.now()`). */
-  readonly #backoff = new Map<string, number>();
-  /** Loader runs in progress: aborted when the cache closes. */
-  readonly #loading = new Set<AbortController>();
   readonly #closing: AbortController;
 
   constructor(set: TierSet, writes: WritePath, claims: LeaseClaims, closing: AbortController) {
     this.#set = set;
-    this.#writes = writes;
     this.#claims = claims;
+    this.#loads = new LoaderRuns(set, writes, claims);
     this.#closing = closing;
   }
 
@@ -103,8 +86,7 @@ export class ReadThrough {
 
   /** Aborts every loader in progress (`ctx.signal`) and every wait: the cache is closing. */
   close(): void {
-    for (const controller of this.#loading) controller.abort(closedError('getOrSet'));
-    this.#loading.clear();
+    this.#loads.close();
   }
 
   /** One run for `key`: never rejects (the callers learn its outcome from `flight`). */
@@ -124,17 +106,17 @@ export class ReadThrough {
       set.observer.emitter.emit('miss', { key });
       const stale = probe.stale;
       if (stale !== undefined) {
-        if (this.#backedOff(key)) {
-          this.#answerStale(flight, key, stale, 'backoff');
+        if (this.#loads.backedOff(key)) {
+          this.#loads.answerStale(flight, key, stale, 'backoff');
           return;
         }
         const softMs = options.softMs;
         if (softMs !== undefined)
-          flight.softTimeout(softMs, () => this.#answerStale(flight, key, stale, 'timeout'));
+          flight.softTimeout(softMs, () => this.#loads.answerStale(flight, key, stale, 'timeout'));
       }
       const claim = await this.#claims.claim(key, probe.last, options, flight, this.#closing.signal);
       if (claim.kind === 'answered') return;
-      await this.#load(key, loader, options, flight, claim, stale, ticket, false);
+      await this.#loads.load(key, loader, options, flight, claim, stale, ticket, false);
     } catch (error) {
       flight.fail(error);
     }
@@ -191,197 +173,6 @@ export class ReadThrough {
   }
 
   /**
-   * Calls the loader and writes what it returns as the claim allows (over the run's lease: only if the key did not
-   * change meanwhile), then answers the callers. A failure answers a stale value if one is at hand (and backs the
-   * loader off), else reaches every caller as the same error.
-   */
-  async #load<T>(
-    key: string,
-    loader: Loader<T>,
-    options: ResolvedGetOrSet,
-    flight: Flight,
-    claim: Claim,
-    stale: StaleCopy | undefined,
-    ticket: number,
-    background: boolean,
-  ): Promise<void> {
-    const set = this.#set;
-    const observer = set.observer;
-    const controller = new AbortController();
-    this.#loading.add(controller);
-    const ctx: LoaderContext<T> = {
-      key,
-      signal: controller.signal,
-      stale: stale === undefined ? undefined : { value: stale.value as T, expiredMs: stale.expiredMs },
-      ttl: options.ttl,
-      tags: options.tags,
-    };
-    observer.counts.loads++;
-    const started = performance.now();
-    let value: T;
-    try {
-      value = await runLoader(loader, ctx, controller, options.hardMs);
-    } catch (error) {
-      observer.counts.loadFailures++;
-      await this.#claims.release(key, claim);
-      observer.load({
-        key,
-        durationMs: performance.now() - started,
-        cached: false,
-        error: asError(error),
-        background: background || flight.settled,
-      });
-      await this.#failed(key, flight, error, stale, claim, options);
-      return;
-    } finally {
-      this.#loading.delete(controller);
-    }
-    const durationMs = (): number => performance.now() - started;
-    // Answered already (a stale value after the soft timeout): the rest of the run is the background's.
-    background ||= flight.settled;
-    if (value === undefined) {
-      await this.#claims.release(key, claim);
-      observer.load({ key, durationMs: durationMs(), cached: false, background });
-      flight.settle(NO_VALUE);
-      return;
-    }
-    let text: string;
-    let ttlMs: number | undefined;
-    try {
-      ttlMs = ttlToMs(ctx.ttl);
-      if (!Array.isArray(ctx.tags) || ctx.tags.length > 0)
-        throw new UnsupportedOperationError('getOrSet', 'tags (not yet: a value is stored without tags)');
-      text = encodeFor(set.last.codec, key, value);
-    } catch (error) {
-      await this.#claims.release(key, claim);
-      observer.load({ key, durationMs: durationMs(), cached: false, error: asError(error), background });
-      flight.fail(error);
-      return;
-    }
-    this.#backoff.delete(key);
-    const cached = await this.#store(key, claim, text, value, ttlMs, options, ticket);
-    observer.load({ key, durationMs: durationMs(), cached, background });
-    flight.settle({
-      kind: 'value',
-      entry: { text, expiresAt: undefined, meta: undefined },
-      values: set.last.values,
-    });
-  }
-
-  /**
-   * Writes the loaded value as `claim` allows: over the run's lease (a compare-and-set that lands only while the
-   * lease is still ours), or, on a last tier without leases, only if this instance saw no change of the key since
-   * the run began. Resolves to whether it was cached; a failure is an `error` event.
-   */
-  async #store(
-    key: string,
-    claim: Claim,
-    text: string,
-    value: unknown,
-    ttlMs: number | undefined,
-    options: ResolvedGetOrSet,
-    ticket: number,
-  ): Promise<boolean> {
-    if (claim.kind === 'none' || claim.kind === 'answered') return false;
-    const set = this.#set;
-    const last = set.last;
-    const write: EntryWrite = {
-      text,
-      ttlMs: ttlMs === undefined ? undefined : ttlMs + options.graceMs,
-      meta: { version: newVersion(), ageMs: 0, ...(ttlMs === undefined ? {} : { freshMs: ttlMs }) },
-    };
-    try {
-      if (claim.kind === 'lease')
-        return await this.#writes.entry(key, write, value, (announce) =>
-          last.store.compareAndSet(key, claim.token, write, { announce }),
-        );
-      if (!set.fence.mayFill(key, ticket)) return false;
-      return await this.#writes.entry(key, write, value, async (announce) => {
-        await last.store.set(key, write, { announce });
-        return true;
-      });
-    } catch {
-      // Reported by the write path as an `error` event; the callers still get the value.
-      return false;
-    }
-  }
-
-  /**
-   * The answer of a loaded value's `text` (the last tier's codec): read through the top tier's reader when it shares
-   * that codec, so that many callers of one run copy one decoded value rather than each parse the text.
-   */
-  #answer(text: string): Answer {
-    const { top, last } = this.#set;
-    const values = top.codec === last.codec ? top.values : last.values;
-    return { kind: 'value', entry: { text, expiresAt: undefined, meta: undefined }, values };
-  }
-
-  /** The loader failed: a stale value answers (and the loader backs off), else every caller gets `error`. */
-  async #failed(
-    key: string,
-    flight: Flight,
-    error: unknown,
-    stale: StaleCopy | undefined,
-    claim: Claim,
-    options: ResolvedGetOrSet,
-  ): Promise<void> {
-    if (stale !== undefined) {
-      this.#backOff(key, options.backoffMs);
-      this.#answerStale(
-        flight,
-        key,
-        stale,
-        error instanceof CacheLoaderTimeoutError ? 'timeout' : 'loader-error',
-      );
-      return;
-    }
-    const failSafe = this.#set.failSafe;
-    if (claim.kind === 'none' && claim.lowerDown && failSafe.enabled && !flight.settled) {
-      const fallback = await failSafe.fallback(key);
-      if (fallback !== undefined) {
-        flight.settle({
-          kind: 'value',
-          entry: {
-            text: encodeFor(this.#set.last.codec, key, fallback.value),
-            expiresAt: undefined,
-            meta: undefined,
-          },
-          values: this.#set.last.values,
-        });
-        return;
-      }
-    }
-    flight.fail(error);
-  }
-
-  #answerStale(
-    flight: Flight,
-    key: string,
-    stale: StaleCopy,
-    reason: 'loader-error' | 'timeout' | 'backoff',
-  ): void {
-    if (flight.settled) return;
-    this.#set.observer.stale(key, reason, stale.expiredMs);
-    flight.settle({ kind: 'value', entry: stale.entry, values: stale.values });
-  }
-
-  #backedOff(key: string): boolean {
-    const until = this.#backoff.get(key);
-    if (until === undefined) return false;
-    if (performance.now() < until) return true;
-    this.#backoff.delete(key);
-    return false;
-  }
-
-  #backOff(key: string, ms: number): void {
-    if (ms <= 0) return;
-    const now = performance.now();
-    if (this.#backoff.size >= BACKOFF_SWEEP_AT)
-      for (const [k, until] of this.#backoff) if (until <= now) this.#backoff.delete(k);
-    this.#backoff.set(key, now + ms);
-  }
-
-  /**
    * Starts one background reload of `key` if its fresh value (`meta`, read at `now` in its tier's clock) is older
    * than `refreshAhead` of its fresh life, unless one is already under way here; the lease keeps it to one across
    * instances.
@@ -413,7 +204,7 @@ export class ReadThrough {
         return;
       }
       set.observer.counts.refreshes++;
-      await this.#load(key, loader, options, new Flight(ticket), claim, undefined, ticket, true);
+      await this.#loads.load(key, loader, options, new Flight(ticket), claim, undefined, ticket, true);
     } catch (error) {
       set.observer.error('refresh', error);
     } finally {
@@ -422,8 +213,4 @@ export class ReadThrough {
       else setTimeout(() => this.#refreshing.delete(key), holdMs).unref();
     }
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
