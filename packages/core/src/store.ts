@@ -25,9 +25,10 @@ export interface StoreWriteOptions {
  */
 export interface CacheStore {
   /**
-   * The store's clock, in epoch milliseconds: what its entries' times are measured in. An in-process store reads its
-   * own clock (monotonic); a remote one gives the latest its server's time can be now, so that a remaining time
-   * computed from it never outlives the entry.
+   * The store's clock, in epoch milliseconds: what the times of the entries it returns are measured in. An in-process
+   * store reads its own clock (monotonic). A remote one either answers with its server's time, or (as the Redis store
+   * does) converts the server's times into this process's monotonic clock as it reads them, each bounded so that a
+   * remaining time computed against `now()` never outlives the entry on the server.
    */
   now(): number;
   /** The live entry under `key`, or `undefined` (absent or expired). May answer synchronously. */

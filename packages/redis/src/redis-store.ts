@@ -220,16 +220,23 @@ export class RedisStore implements CacheStore {
       return masters(this.client);
     });
     const strip = this.#prefix.length;
+    const step = (node: Redis, cursor: string): Promise<[string, string[]]> => {
+      const sent = this.#guard.run('scan', () => node.scan(cursor, 'MATCH', match, 'COUNT', this.#scanCount));
+      // Observed at once: a step sent ahead whose walk the caller abandons must not reject unhandled.
+      sent.catch(() => {});
+      return sent;
+    };
     for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, found] = await this.#guard.run('scan', () =>
-          node.scan(cursor, 'MATCH', match, 'COUNT', this.#scanCount),
-        );
-        cursor = next;
+      let pending = step(node, '0');
+      for (;;) {
+        const [next, found] = await pending;
+        // The next step is sent before this batch is handed over: its round trip overlaps the caller's work on the
+        // batch (deleting it), so that a walk costs one round trip per step, not two.
+        if (next !== '0') pending = step(node, next);
         if (found.length > 0) yield found.map((full) => full.slice(strip));
         if (this.#closed) throw closedError('scan');
-      } while (cursor !== '0');
+        if (next === '0') break;
+      }
     }
   }
 
