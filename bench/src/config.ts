@@ -33,6 +33,9 @@ export interface BenchConfig {
   readonly stampedeCallers: number;
   /** How long a key is read steadily in the refresh-ahead run, in ms. */
   readonly refreshMs: number;
+  /** Keys carrying the tag of the small and of the large `invalidateTags` run. */
+  readonly tagSmallKeys: number;
+  readonly tagLargeKeys: number;
   /** Run the Cluster phase. */
   readonly cluster: boolean;
 }
@@ -58,6 +61,8 @@ const FULL: BenchConfig = {
   memoryEntries: 10_000,
   stampedeCallers: 1_000,
   refreshMs: 2_500,
+  tagSmallKeys: 1_000,
+  tagLargeKeys: 100_000,
   cluster: true,
 };
 
@@ -80,6 +85,8 @@ const QUICK: BenchConfig = {
   memoryEntries: 200,
   stampedeCallers: 100,
   refreshMs: 300,
+  tagSmallKeys: 20,
+  tagLargeKeys: 200,
   cluster: true,
 };
 

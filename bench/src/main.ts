@@ -25,6 +25,7 @@ import { createLagPairs, runLag } from './workloads/lag.js';
 import { runDeletePattern } from './workloads/pattern.js';
 import { runReadThrough } from './workloads/read-through.js';
 import { measureClusterRoundTrips } from './workloads/round-trips.js';
+import { runTags } from './workloads/tags.js';
 
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
 
@@ -79,6 +80,7 @@ async function standalonePhase(ctx: RunContext, fixtures: Fixtures, reps: number
         await runL2Workloads(ctx, arena, rep);
         await runLag(ctx, pairs, rep);
         await runReadThrough(ctx, arena, rep);
+        await runTags(ctx, arena, rep);
       });
     }
   } finally {

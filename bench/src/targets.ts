@@ -150,6 +150,22 @@ const SPECS: readonly Spec[] = [
     topologies: BOTH,
   },
   {
+    workload: 'tagged-l1',
+    what: 'tagged L1 hit vs untagged (cost ≤ 1.1×)',
+    subject: 'strata',
+    op: '≥',
+    target: 1 / 1.1,
+    topologies: ['standalone'],
+  },
+  {
+    workload: 'invalidate-tags',
+    what: 'invalidateTags, 100,000 tagged keys vs 1,000',
+    subject: 'strata',
+    op: '≤',
+    target: 1.2,
+    topologies: ['standalone'],
+  },
+  {
     workload: 'refresh-wait',
     what: 'refreshAhead: longest wait of a caller vs the loader time',
     subject: 'strata',

@@ -73,6 +73,12 @@ class HeldReplyStore implements CacheStore {
   compareAndSet(key: string, expected: string | null, entry: EntryWrite | null): Promise<boolean> {
     return this.#inner.compareAndSet(key, expected, entry);
   }
+  tagVersions(tags: readonly string[]): number[] | Promise<number[]> {
+    return this.#inner.tagVersions(tags);
+  }
+  bumpTags(tags: readonly string[]): Promise<number[]> {
+    return this.#inner.bumpTags(tags);
+  }
   async delete(keys: readonly string[]): Promise<number> {
     return this.#inner.delete(keys);
   }

@@ -18,6 +18,7 @@ const guide: DefaultTheme.SidebarItem[] = [
       { text: 'Getting started', link: '/getting-started' },
       { text: 'Concepts', link: '/concepts' },
       { text: 'Read-through: getOrSet', link: '/read-through' },
+      { text: 'Tags', link: '/tags' },
       { text: 'The demo and the examples', link: '/examples' },
     ],
   },

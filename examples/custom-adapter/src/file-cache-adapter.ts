@@ -110,14 +110,46 @@ export class FileStore implements CacheStore {
       else await this.set(key, entry);
       return true;
     };
-    const done = (this.#swaps.get(key) ?? Promise.resolve()).then(swap, swap);
-    this.#swaps.set(key, done);
+    return this.#serialized(key, swap);
+  }
+
+  /** Runs `step` once the previous step for `id` settled. */
+  #serialized<T>(id: string, step: () => Promise<T>): Promise<T> {
+    const done = (this.#swaps.get(id) ?? Promise.resolve()).then(step, step);
+    this.#swaps.set(id, done);
     void done
       .catch(() => {})
       .then(() => {
-        if (this.#swaps.get(key) === done) this.#swaps.delete(key);
+        if (this.#swaps.get(id) === done) this.#swaps.delete(id);
       });
     return done;
+  }
+
+  /** Tags' versions live in a folder beside the namespace's, so that `clear` keeps them (they must never go back). */
+  async tagVersions(tags: readonly string[]): Promise<number[]> {
+    return Promise.all(tags.map((tag) => this.#tagVersion(tag)));
+  }
+
+  /** Atomic among this process's calls for a tag, as `compareAndSet` is. */
+  bumpTags(tags: readonly string[]): Promise<number[]> {
+    return Promise.all(
+      tags.map((tag) =>
+        this.#serialized(`tag\0${tag}`, async () => {
+          const version = (await this.#tagVersion(tag)) + 1;
+          const file = this.#tagFile(tag);
+          const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+          try {
+            await mkdir(`${this.#dir}.tags`, { recursive: true });
+            await writeFile(temporary, String(version));
+            await rename(temporary, file);
+          } catch (error) {
+            await rm(temporary, { force: true });
+            throw unavailable('bumpTags', error);
+          }
+          return version;
+        }),
+      ),
+    );
   }
 
   async delete(keys: readonly string[]): Promise<number> {
@@ -171,6 +203,19 @@ export class FileStore implements CacheStore {
 
   #file(key: string): string {
     return join(this.#dir, `${createHash('sha256').update(key).digest('hex')}.json`);
+  }
+
+  #tagFile(tag: string): string {
+    return join(`${this.#dir}.tags`, createHash('sha256').update(tag).digest('hex'));
+  }
+
+  async #tagVersion(tag: string): Promise<number> {
+    try {
+      return Number(await readFile(this.#tagFile(tag), 'utf8'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw unavailable('tagVersions', error);
+    }
   }
 
   #live(stored: StoredFile): boolean {

@@ -10,7 +10,9 @@ export {
   type Invalidation,
   type InvalidationBus,
   invalidationsOfKeys,
+  invalidationsOfTags,
   MAX_BUS_MESSAGE_LENGTH,
+  MAX_TAG_LENGTH,
   MalformedBusMessageError,
 } from './bus/bus.js';
 export {
@@ -61,6 +63,14 @@ export {
 } from './keys.js';
 export { type CacheCapabilities, type CacheItems, CacheProtocol, type ClosableCache } from './protocol.js';
 export type { CacheStore, MaybePromise, StoreWriteOptions } from './store.js';
-export { deleteMatching, StoreCache, type StoreCacheOptions } from './store-cache.js';
+export { deleteMatching, StoreCache, type StoreCacheOptions, writtenTtl } from './store-cache.js';
+export {
+  checkedTags,
+  type ResolvedSetOptions,
+  resolveSetOptions,
+  type SetOptions,
+  tagsCurrent,
+  tagVersionsOf,
+} from './tags.js';
 export { MAX_TTL_MS, msToTtlSeconds, ttlToMs } from './ttl.js';
 export { ValueReader, type ValueReading } from './value-reader.js';

@@ -1,3 +1,5 @@
+import type { SetOptions } from './tags.js';
+
 /**
  * What an adapter can do; the law suite reads it and checks that the adapter behaves as it says.
  */
@@ -30,18 +32,33 @@ export interface CacheProtocol {
    */
   get<T = unknown>(key: string): Promise<T | undefined>;
   /**
-   * Stores `value` under `key` for `ttl` seconds (none: no expiry; an existing expiry is removed).
-   * @throws {CacheValidationError} for an invalid key or TTL, before anything is sent.
+   * Stores `value` under `key` for `ttl` seconds (none: no expiry; an existing expiry is removed), or as
+   * {@link SetOptions} say: a TTL, a grace period after it (for read-through only), and tags.
+   * @throws {CacheValidationError} for an invalid key, TTL or option, before anything is sent.
    * @throws {SerializationError} for a value the codec cannot round-trip exactly.
    * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
    */
-  set(key: string, value: unknown, ttl?: number | null): Promise<void>;
+  set(key: string, value: unknown, ttlOrOptions?: number | null | SetOptions): Promise<void>;
   /**
    * Removes `key`; removing an absent key is not an error.
    * @throws {CacheValidationError} for an invalid key, before anything is sent.
    * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
    */
   delete(key: string): Promise<void>;
+  /**
+   * Removes `keys`; resolves to how many of them held a value (each key counted once). One round trip per server
+   * (per master on a Cluster).
+   * @throws {CacheValidationError} for an invalid key list, before anything is sent.
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   */
+  deleteMany(keys: readonly string[]): Promise<number>;
+  /**
+   * Makes every value written with any of `tags` before this call began unreadable by `get`, `getMany`, `exists`,
+   * `ttl` and read-through; its cost does not depend on how many values carry them.
+   * @throws {CacheValidationError} for an invalid tag list, before anything is sent.
+   * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
+   */
+  invalidateTags(tags: readonly string[]): Promise<void>;
   /**
    * True when `key` is present and not expired.
    * @throws {CacheValidationError} for an invalid key, before anything is sent.
@@ -56,12 +73,13 @@ export interface CacheProtocol {
    */
   getMany<T = unknown>(keys: readonly string[]): Promise<Map<string, T>>;
   /**
-   * Stores every item with the same `ttl` (seconds), exactly as `set` would each; every item is validated before any is written.
+   * Stores every item with the same `ttl` (seconds) or options, exactly as `set` would each; every item is validated
+   * before any is written.
    * @throws {CacheValidationError} for an invalid item key or TTL, before anything is sent.
    * @throws {SerializationError} for a value the codec cannot round-trip exactly.
    * @throws {CacheUnavailableError} when the backend refuses, times out, or the cache is closed.
    */
-  setMany(items: CacheItems, ttl?: number | null): Promise<void>;
+  setMany(items: CacheItems, ttlOrOptions?: number | null | SetOptions): Promise<void>;
   /**
    * Deletes the keys of this cache's namespace that match the Redis glob `pattern`; resolves to how many were deleted.
    * @throws {CacheValidationError} for an invalid pattern, before anything is sent.

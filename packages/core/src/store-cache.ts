@@ -1,10 +1,18 @@
 import { type Codec, decodeFor, defaultCodec, encodeFor } from './codec/codec.js';
-import type { Entry, EntryWrite } from './entry.js';
+import type { Entry, EntryWrite, EntryWriteMeta } from './entry.js';
 import { closedError, toUnavailableError } from './errors.js';
 import { assertKey, assertKeys, assertPattern, toItemEntries } from './keys.js';
 import type { CacheCapabilities, CacheItems, ClosableCache } from './protocol.js';
 import type { CacheStore } from './store.js';
-import { msToTtlSeconds, ttlToMs } from './ttl.js';
+import {
+  checkedTags,
+  type ResolvedSetOptions,
+  resolveSetOptions,
+  type SetOptions,
+  tagsCurrent,
+  tagVersionsOf,
+} from './tags.js';
+import { msToTtlSeconds } from './ttl.js';
 import { ValueReader, type ValueReading } from './value-reader.js';
 
 /** Options of {@link StoreCache}. */
@@ -66,20 +74,23 @@ export class StoreCache implements ClosableCache {
     try {
       const found = this.store.get(key);
       const entry = found instanceof Promise ? await found : found;
-      return entry === undefined || this.#stale(entry) ? undefined : (this.values.read(key, entry) as T);
+      if (entry === undefined || this.#stale(entry)) return undefined;
+      if (entry.meta?.tags !== undefined && !(await this.#tagsValid([entry]))[0]) return undefined;
+      return this.values.read(key, entry) as T;
     } catch (error) {
       throw toUnavailableError('get', error);
     }
   }
 
-  /** Stores `value` under `key` for `ttl` seconds (none: no expiry). */
-  async set(key: string, value: unknown, ttl?: number | null): Promise<void> {
+  /** Stores `value` under `key` for `ttl` seconds (none: no expiry), or as {@link SetOptions} say. */
+  async set(key: string, value: unknown, ttlOrOptions?: number | null | SetOptions): Promise<void> {
     assertKey(key);
-    const ttlMs = ttlToMs(ttl);
+    const options = resolveSetOptions(ttlOrOptions);
     const text = encodeFor(this.codec, key, value);
     this.#open('set');
     try {
-      await this.store.set(key, { text, ttlMs });
+      const meta = await this.#writeMeta(options);
+      await this.store.set(key, { text, ttlMs: writtenTtl(options), meta });
     } catch (error) {
       throw toUnavailableError('set', error);
     }
@@ -96,6 +107,33 @@ export class StoreCache implements ClosableCache {
     }
   }
 
+  /** Removes `keys`; resolves to how many of them (each counted once) held a value. */
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    assertKeys(keys);
+    this.#open('deleteMany');
+    if (keys.length === 0) return 0;
+    try {
+      return await this.store.delete(keys.length === 1 ? keys : [...new Set(keys)]);
+    } catch (error) {
+      throw toUnavailableError('deleteMany', error);
+    }
+  }
+
+  /**
+   * Makes every value written with any of `tags` before this call unreadable (`get`, `getMany`, `exists`, `ttl`), at
+   * a cost that does not depend on how many values carry them: each tag's version is raised in the store.
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    const checked = checkedTags(tags);
+    this.#open('invalidateTags');
+    if (checked.length === 0) return;
+    try {
+      await this.store.bumpTags(checked);
+    } catch (error) {
+      throw toUnavailableError('invalidateTags', error);
+    }
+  }
+
   /** True when `key` holds a live, fresh value. */
   async exists(key: string): Promise<boolean> {
     assertKey(key);
@@ -103,7 +141,8 @@ export class StoreCache implements ClosableCache {
     try {
       const found = this.store.get(key);
       const entry = found instanceof Promise ? await found : found;
-      return entry !== undefined && !this.#stale(entry);
+      if (entry === undefined || this.#stale(entry)) return false;
+      return entry.meta?.tags === undefined || (await this.#tagsValid([entry]))[0]!;
     } catch (error) {
       throw toUnavailableError('exists', error);
     }
@@ -122,25 +161,37 @@ export class StoreCache implements ClosableCache {
     } catch (error) {
       throw toUnavailableError('getMany', error);
     }
+    const live = entries.map((entry) => (entry === undefined || this.#stale(entry) ? undefined : entry));
+    let valid: boolean[] | undefined;
+    if (live.some((entry) => entry?.meta?.tags !== undefined)) {
+      try {
+        valid = await this.#tagsValid(live);
+      } catch (error) {
+        throw toUnavailableError('getMany', error);
+      }
+    }
     for (let i = 0; i < unique.length; i++) {
-      const entry = entries[i];
-      if (entry !== undefined && !this.#stale(entry))
+      const entry = live[i];
+      if (entry !== undefined && (valid === undefined || valid[i]))
         found.set(unique[i]!, this.values.read(unique[i]!, entry) as T);
     }
     return found;
   }
 
-  /** Stores every item for `ttl` seconds; nothing is written unless every key and value is valid. */
-  async setMany(items: CacheItems, ttl?: number | null): Promise<void> {
+  /**
+   * Stores every item for `ttl` seconds, or as {@link SetOptions} say (the same for every item); nothing is written
+   * unless every key, value and option is valid.
+   */
+  async setMany(items: CacheItems, ttlOrOptions?: number | null | SetOptions): Promise<void> {
     const entries = toItemEntries(items);
-    const ttlMs = ttlToMs(ttl);
-    const writes = entries.map(([key, value]): [string, EntryWrite] => [
-      key,
-      { text: encodeFor(this.codec, key, value), ttlMs },
-    ]);
+    const options = resolveSetOptions(ttlOrOptions);
+    const ttlMs = writtenTtl(options);
+    const texts = entries.map(([key, value]) => encodeFor(this.codec, key, value));
     this.#open('setMany');
-    if (writes.length === 0) return;
+    if (entries.length === 0) return;
     try {
+      const meta = await this.#writeMeta(options);
+      const writes = entries.map(([key], i): [string, EntryWrite] => [key, { text: texts[i]!, ttlMs, meta }]);
       await this.store.setMany(writes);
     } catch (error) {
       throw toUnavailableError('setMany', error);
@@ -164,6 +215,7 @@ export class StoreCache implements ClosableCache {
       const found = this.store.get(key);
       const entry = found instanceof Promise ? await found : found;
       if (entry === undefined || entry.expiresAt === undefined || this.#stale(entry)) return undefined;
+      if (entry.meta?.tags !== undefined && !(await this.#tagsValid([entry]))[0]) return undefined;
       const fresh = entry.meta?.freshUntil ?? entry.expiresAt;
       return msToTtlSeconds(Math.min(fresh, entry.expiresAt) - this.store.now());
     } catch (error) {
@@ -231,6 +283,38 @@ export class StoreCache implements ClosableCache {
     return meta.freshUntil !== undefined && this.store.now() > meta.freshUntil;
   }
 
+  /** Whether each entry's tags are all current (an entry without tags, or none, is valid): one call to the store. */
+  async #tagsValid(entries: ReadonlyArray<Entry | undefined>): Promise<boolean[]> {
+    const tags = new Set<string>();
+    for (const entry of entries) {
+      const written = entry?.meta?.tags;
+      if (written !== undefined) for (const tag of Object.keys(written)) tags.add(tag);
+    }
+    const names = [...tags];
+    const found = this.store.tagVersions(names);
+    const versions = found instanceof Promise ? await found : found;
+    const current = new Map(names.map((tag, i) => [tag, versions[i]!]));
+    return entries.map((entry) => {
+      const written = entry?.meta?.tags;
+      return written === undefined || tagsCurrent(written, (tag) => current.get(tag)!);
+    });
+  }
+
+  /** The metadata a write with `options` stores: its fresh time under grace, its tags with their versions. */
+  async #writeMeta(options: ResolvedSetOptions): Promise<EntryWriteMeta | undefined> {
+    const { tags, graceMs, ttlMs } = options;
+    if (tags.length === 0 && graceMs === 0) return undefined;
+    let versions: number[] = [];
+    if (tags.length > 0) {
+      const found = this.store.tagVersions(tags);
+      versions = found instanceof Promise ? await found : found;
+    }
+    return {
+      ...(graceMs > 0 && ttlMs !== undefined ? { freshMs: ttlMs } : {}),
+      ...(tags.length > 0 ? { tags: tagVersionsOf(tags, versions) } : {}),
+    };
+  }
+
   async #deleteMatching(operation: string, pattern: string): Promise<number> {
     try {
       return await deleteMatching(this.store, pattern, () => this.#closed);
@@ -238,4 +322,9 @@ export class StoreCache implements ClosableCache {
       throw toUnavailableError(operation, error);
     }
   }
+}
+
+/** How long an entry written with `options` is stored: its TTL plus its grace. */
+export function writtenTtl(options: ResolvedSetOptions): number | undefined {
+  return options.ttlMs === undefined ? undefined : options.ttlMs + options.graceMs;
 }

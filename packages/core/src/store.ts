@@ -52,6 +52,17 @@ export interface CacheStore {
     entry: EntryWrite | null,
     options?: StoreWriteOptions,
   ): Promise<boolean>;
+  /**
+   * The current version of each of the distinct `tags`, in order: a counter the store keeps per tag in its namespace
+   * (see `bumpTags`), never lowered. May answer synchronously.
+   */
+  tagVersions(tags: readonly string[]): MaybePromise<number[]>;
+  /**
+   * Raises the version of each of the distinct `tags` (each atomically; its cost does not depend on how many entries
+   * carry the tag); resolves to the new versions, in order. An entry written with an older version of one of its tags
+   * is no longer valid.
+   */
+  bumpTags(tags: readonly string[]): Promise<number[]>;
   /** Removes distinct `keys`; resolves to how many of them held a live entry. May complete synchronously. */
   delete(keys: readonly string[], options?: StoreWriteOptions): MaybePromise<number>;
   /**

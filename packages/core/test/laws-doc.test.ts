@@ -15,6 +15,7 @@ const SPEC_LAWS: Record<string, string> = {
   namespaces: 'Law 11 — namespaces',
   lifecycle: 'Closing',
   model: 'Law 13 — substitutability (model-based)',
+  tags: 'Tags and deleteMany',
 };
 
 function render(): string {

@@ -63,6 +63,12 @@ describe('the law suite catches broken adapters', () => {
       undefined,
     ],
     [
+      'an invalidateTags that invalidates only its first tag',
+      { invalidatesFirstTagOnly: true },
+      'after invalidateTags(T), no value written with a tag in T before it is read; the others are',
+      undefined,
+    ],
+    [
       'a Date returned as a string',
       {},
       'Date, BigInt, Map, Set and Uint8Array come back as themselves',

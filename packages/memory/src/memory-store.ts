@@ -36,6 +36,8 @@ export class MemoryStore implements CacheStore {
   readonly #lru: LRUCache<string, Held>;
   readonly #now: () => number;
   readonly #maxBytes: number | undefined;
+  /** Each tag's version: never evicted nor cleared (a lost counter could make invalidated entries valid again). */
+  readonly #tagVersions = new Map<string, number>();
   /** One options object for every `lru.set`, so that a write allocates none. */
   readonly #setOptions: { ttl: number; start: number } = { ttl: 0, start: 0 };
   #ttlWrites = 0;
@@ -89,6 +91,18 @@ export class MemoryStore implements CacheStore {
   async setMany(entries: ReadonlyArray<readonly [string, EntryWrite]>): Promise<void> {
     for (const [key, entry] of entries) this.#checkSize(key, entry.text);
     for (const [key, entry] of entries) this.#write(key, entry);
+  }
+
+  tagVersions(tags: readonly string[]): number[] {
+    return tags.map((tag) => this.#tagVersions.get(tag) ?? 0);
+  }
+
+  async bumpTags(tags: readonly string[]): Promise<number[]> {
+    return tags.map((tag) => {
+      const version = (this.#tagVersions.get(tag) ?? 0) + 1;
+      this.#tagVersions.set(tag, version);
+      return version;
+    });
   }
 
   async compareAndSet(key: string, expected: string | null, entry: EntryWrite | null): Promise<boolean> {

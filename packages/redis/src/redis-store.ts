@@ -19,6 +19,7 @@ import { type MasterBatch, masters, refreshSlots, withRedirects } from './intern
 import { type ReadResult, RedisEntryReader } from './internal/entry-reader.js';
 import { LuaScript } from './internal/lua-script.js';
 import { RedisClock } from './internal/redis-clock.js';
+import { RedisTagCounters } from './internal/tag-counters.js';
 import { corkForTick } from './internal/tick-cork.js';
 import { type Announcer, messagesOf, RedisWriteGatherer } from './internal/write-gatherer.js';
 
@@ -94,6 +95,7 @@ export class RedisStore implements CacheStore {
   readonly #reader: RedisEntryReader;
   readonly #writes: RedisWriteGatherer;
   readonly #batches: RedisBatchWriter;
+  readonly #tags: RedisTagCounters;
   /** The buses announcing this store's writes, with how each builds its messages. */
   readonly #announcers = new Map<InvalidationBus, Announcer>();
   #closed = false;
@@ -113,6 +115,7 @@ export class RedisStore implements CacheStore {
     this.#guard = new CallGuard(client, settings.commandTimeoutMs, () => this.#clock.gate);
     this.#reader = new RedisEntryReader(client, this.#clock, settings.plain);
     this.#writes = new RedisWriteGatherer(client, this.#prefix);
+    this.#tags = new RedisTagCounters(client, this.#guard, namespace);
     this.#batches = new RedisBatchWriter(
       client,
       this.#guard,
@@ -186,6 +189,16 @@ export class RedisStore implements CacheStore {
       }),
     );
     return reply === 1;
+  }
+
+  /** The tags' counters (see {@link RedisTagCounters}): one script per master holding some of them. */
+  tagVersions(tags: readonly string[]): Promise<number[]> {
+    return this.#tags.versions(tags);
+  }
+
+  /** Raises the tags' counters (INCR, in one script per master holding some of them). */
+  bumpTags(tags: readonly string[]): Promise<number[]> {
+    return this.#tags.bump(tags);
   }
 
   async delete(keys: readonly string[], options?: StoreWriteOptions): Promise<number> {

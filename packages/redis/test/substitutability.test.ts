@@ -38,6 +38,8 @@ class Twin implements CacheProtocol {
   get = <T>(key: string) => this.#both((c) => c.get<T>(key));
   set = (key: string, value: unknown, ttl?: number | null) => this.#both((c) => c.set(key, value, ttl));
   delete = (key: string) => this.#both((c) => c.delete(key));
+  deleteMany = (keys: readonly string[]) => this.#both((c) => c.deleteMany(keys));
+  invalidateTags = (tags: readonly string[]) => this.#both((c) => c.invalidateTags(tags));
   exists = (key: string) => this.#both((c) => c.exists(key));
   getMany = <T>(keys: readonly string[]) => this.#both((c) => c.getMany<T>(keys));
   setMany = (items: Map<string, unknown>, ttl?: number | null) => this.#both((c) => c.setMany(items, ttl));

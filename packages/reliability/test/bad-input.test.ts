@@ -82,7 +82,10 @@ const BAD_TTLS: ReadonlyArray<[string, unknown]> = [
   ['-Infinity', Number.NEGATIVE_INFINITY],
   ['a numeric string', '10'],
   ['a boolean', true],
-  ['an object', {}],
+  // An object is the options form ({ ttl, grace, tags }): one with a bad ttl is a bad TTL.
+  ['an options object with ttl 0', { ttl: 0 }],
+  ['an options object with a string ttl', { ttl: '10' }],
+  ['an array', []],
   ['a bigint', 10n],
   ['2^53 s (more than 2^53-1 ms)', 2 ** 53],
   ['Number.MAX_VALUE', Number.MAX_VALUE],
@@ -256,6 +259,46 @@ const CALLS: CallCase[] = [
       expect: { refused: 'validation', argument: 'ttl' },
     },
   ]),
+  {
+    what: 'set with an empty tag',
+    call: (c) => c.set('k', 1, { tags: [''] }),
+    expect: { refused: 'validation', argument: 'tags[0]' },
+  },
+  {
+    what: 'set with tags that are not a list',
+    call: (c) => c.set('k', 1, { tags: 'user:1' as never }),
+    expect: { refused: 'validation', argument: 'tags' },
+  },
+  {
+    what: 'setMany with a tag too long for a bus message',
+    call: (c) => c.setMany({ k: 1 }, { tags: ['t'.repeat(2_000)] }),
+    expect: { refused: 'validation', argument: 'tags[0]' },
+  },
+  {
+    what: 'set with an unknown write option',
+    call: (c) => c.set('k', 1, { ttl: 5, tag: ['x'] } as never),
+    expect: { refused: 'validation', argument: 'options' },
+  },
+  {
+    what: 'set with grace but no ttl',
+    call: (c) => c.set('k', 1, { grace: 5 }),
+    expect: { refused: 'validation', argument: 'grace' },
+  },
+  {
+    what: 'invalidateTags with a lone surrogate',
+    call: (c) => c.invalidateTags(['\ud800']),
+    expect: { refused: 'validation', argument: 'tags[0]' },
+  },
+  {
+    what: 'invalidateTags with a string',
+    call: (c) => c.invalidateTags('user:1' as never),
+    expect: { refused: 'validation', argument: 'tags' },
+  },
+  {
+    what: 'deleteMany with a bad key among good ones',
+    call: (c) => c.deleteMany(['a', '', 'b']),
+    expect: { refused: 'validation', argument: 'keys[1]' },
+  },
   ...BAD_VALUES.flatMap(([what, make, path]): CallCase[] => [
     {
       what: `set with ${what} as value`,

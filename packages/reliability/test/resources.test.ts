@@ -204,6 +204,10 @@ class DiscardingTier implements CacheProtocol {
   }
   async set(): Promise<void> {}
   async delete(): Promise<void> {}
+  async deleteMany(): Promise<number> {
+    return 0;
+  }
+  async invalidateTags(): Promise<void> {}
   async exists(): Promise<boolean> {
     return false;
   }

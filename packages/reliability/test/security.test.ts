@@ -301,6 +301,7 @@ const STRATA_COMMANDS = [
   'evalsha',
   'eval',
   'time',
+  'incr',
 ] as const;
 
 /** The ACL SETUSER rules (also a users.acl line after `user <name>`) of a Strata user for `namespace`. */
@@ -314,6 +315,8 @@ function strataAclRules(
     'on',
     `>${password}`,
     `~${escapeGlob(namespace)}:*`,
+    // Tags' version counters, outside the namespace's keys.
+    `~${escapeGlob(namespace)}#tag#*`,
     'resetchannels',
     `&${escapeGlob(busChannel(namespace))}`,
     '-@all',
@@ -451,6 +454,9 @@ describe('a Redis ACL user limited to one namespace and its bus channel can do e
           () => a.cache.delete('k'),
           () => a.cache.deletePattern('x*'),
           () => a.cache.clear(),
+          () => a.cache.set('t', 1, { ttl: 10, tags: ['tag'] }),
+          () => b.cache.get('t'),
+          () => a.cache.invalidateTags(['tag']),
         ];
         for (const call of calls) await call().catch(() => undefined);
         await sleep(150);

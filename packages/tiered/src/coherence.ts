@@ -141,6 +141,11 @@ export class Coherence {
       for (const key of message.keys) set.fence.touch(key);
       void set.dropUpper(message.keys);
       set.watch.touch(message.keys);
+    } else if (message.kind === 'tags') {
+      set.tags.heard(message.tags, message.versions);
+      // Which keys carry the tags is not known here: no run that began before joins a call from now on, and no
+      // fill read before lands (their copies would be screened out anyway).
+      set.fence.touchAll();
     } else {
       if (message.kind === 'clear') set.fence.touchAll();
       else set.fence.touchPattern(message.pattern);
@@ -158,6 +163,7 @@ export class Coherence {
   #onSuspend(reason: BusSuspendReason): void {
     if (this.#closed || this.#busDown) return;
     this.#busDown = true;
+    this.#set.tags.reset();
     this.#update();
     // Fills of reads already in flight are refused too.
     this.#set.fence.touchAll();
@@ -168,6 +174,7 @@ export class Coherence {
   #onReset(reason: BusResetReason): void {
     if (this.#closed) return;
     this.#set.observer.counts.resets++;
+    this.#set.tags.reset();
     this.#busDown = false;
     this.#dropping++;
     this.#update();

@@ -18,7 +18,18 @@ export class FailSafe {
   readonly #upper: readonly Tier[];
   readonly #observer: Observer;
 
-  constructor(upper: readonly Tier[], observer: Observer, staleMs: number) {
+  /**
+   * `allowed(entry)`: whether a copy may answer at all (one whose tags are known to have been invalidated since it
+   * was written may not).
+   */
+  readonly #allowed: (entry: Entry) => boolean;
+  constructor(
+    upper: readonly Tier[],
+    observer: Observer,
+    staleMs: number,
+    allowed: (entry: Entry) => boolean = () => true,
+  ) {
+    this.#allowed = allowed;
     this.#upper = upper;
     this.#observer = observer;
     this.staleMs = staleMs;
@@ -51,7 +62,7 @@ export class FailSafe {
       try {
         const found = tier.store.get(key);
         const entry = found instanceof Promise ? await found : found;
-        if (entry === undefined || entry.meta?.placeholder === true) continue;
+        if (entry === undefined || entry.meta?.placeholder === true || !this.#allowed(entry)) continue;
         const staleMs = this.#staleFor(entry, tier.store.now());
         if (staleMs > this.staleMs) continue;
         const value = tier.values.read(key, entry) as T;

@@ -1,4 +1,4 @@
-import { CacheValidationError, ttlToMs, UnsupportedOperationError } from '@strata-cache/core';
+import { CacheValidationError, checkedTags, ttlToMs } from '@strata-cache/core';
 
 /** Options of `getOrSet` (all optional). */
 export interface GetOrSetOptions {
@@ -134,10 +134,7 @@ export function resolveGetOrSet(options: GetOrSetOptions, defaults: ResolvedGetO
         lease = leaseOption(value);
         break;
       case 'tags':
-        if (!Array.isArray(value) || value.some((tag) => typeof tag !== 'string' || tag === ''))
-          throw new CacheValidationError('tags', 'expected a list of non-empty strings');
-        if (value.length > 0) throw new UnsupportedOperationError('getOrSet', 'tags (not yet)');
-        tags = value;
+        tags = checkedTags(value, 'tags');
         break;
       default:
         throw new CacheValidationError('options', `unknown getOrSet option '${name}'`);

@@ -3,7 +3,7 @@ import { type Answer, Flight } from './flight.js';
 import type { Loader, ResolvedGetOrSet } from './get-or-set-options.js';
 import type { LastRead, LeaseClaims, StaleCopy } from './lease-claims.js';
 import { LoaderRuns } from './loader-runs.js';
-import { fillAbove, isFreshAt } from './read-path.js';
+import { fillAbove, isFreshAt, upperScreened } from './read-path.js';
 import type { TierSet } from './tier-set.js';
 import type { WritePath } from './write-path.js';
 
@@ -49,7 +49,11 @@ export class ReadThrough {
       try {
         // As `get`: an in-process top tier answers synchronously, and a hit takes no await.
         const found = top.store.get(key);
-        const entry = found instanceof Promise ? await found : found;
+        let entry = found instanceof Promise ? await found : found;
+        if (entry?.meta?.tags !== undefined) {
+          const screened = set.tags.screen(entry);
+          entry = screened instanceof Promise ? await upperScreened(screened) : screened;
+        }
         if (entry !== undefined) {
           const meta = entry.meta;
           if (meta === undefined) {
@@ -135,7 +139,10 @@ export class ReadThrough {
       const tier = set.tiers[i]!;
       let entry: Entry | undefined;
       try {
-        entry = await set.bounded(tier, 'getOrSet', async () => tier.store.get(key));
+        entry = await set.bounded(tier, 'getOrSet', async () => {
+          const found = await tier.store.get(key);
+          return found?.meta?.tags === undefined ? found : set.tags.screen(found);
+        });
       } catch (error) {
         if (error instanceof CacheError && error.code !== 'CACHE_UNAVAILABLE') throw error;
         set.observer.error('getOrSet', error, i);
@@ -165,7 +172,7 @@ export class ReadThrough {
   #upperStale(key: string): StaleCopy | undefined {
     for (const tier of this.#set.upper) {
       const found = tier.store.get(key);
-      if (found instanceof Promise || found === undefined) continue;
+      if (found instanceof Promise || found === undefined || !this.#set.tags.fallbackAllowed(found)) continue;
       const copy = this.#claims.staleCopy(key, tier, found, tier.store.now());
       if (copy !== undefined) return copy;
     }

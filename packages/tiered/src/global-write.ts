@@ -1,6 +1,16 @@
-import { type CacheProtocol, compileGlob, type Invalidation } from '@strata-cache/core';
+import {
+  type CacheProtocol,
+  compileGlob,
+  type Invalidation,
+  invalidationsOfTags,
+  UnsupportedOperationError,
+} from '@strata-cache/core';
 import type { Coherence } from './coherence.js';
+import { ProtocolStore } from './protocol-store.js';
 import type { TierSet } from './tier-set.js';
+
+/** The most characters of tags one bus message carries (far below any bus's message limit). */
+const TAGS_MESSAGE_CHARS = 64 * 1024;
 
 /**
  * Writes of the whole keyspace (`deletePattern`, `clear`): the last tier walks it, then the change is published.
@@ -33,6 +43,36 @@ export class GlobalWrite {
   /** Empties every tier (each only within its namespace). */
   async clear(): Promise<void> {
     await this.#run('clear', (tier) => tier.clear(), { kind: 'clear' }, undefined);
+  }
+
+  /**
+   * Raises the versions of `tags` (distinct, valid) in the last tier, then publishes them: values written with an
+   * older version are invalid from then on, here at once and elsewhere once the bus delivers it. No key is walked.
+   * If the last tier fails, the tags may or may not have changed: the other instances are told to ask it again.
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    const set = this.#set;
+    const last = set.last;
+    if (last.store instanceof ProtocolStore)
+      throw new UnsupportedOperationError('invalidateTags', 'a last tier that is not a Strata store');
+    // No run that began before joins a call from now on, and no fill read before lands.
+    set.fence.touchAll();
+    let versions: number[];
+    try {
+      versions = await set.bounded(last, 'invalidateTags', () => last.store.bumpTags(tags));
+    } catch (error) {
+      set.tags.heard(tags, undefined);
+      for (const message of invalidationsOfTags(tags, undefined, TAGS_MESSAGE_CHARS))
+        this.#coherence.publishUnknownEffect(message);
+      throw set.observer.error('invalidateTags', error, last.index);
+    }
+    set.tags.heard(tags, versions);
+    set.fence.touchAll();
+    await Promise.all(
+      invalidationsOfTags(tags, versions, TAGS_MESSAGE_CHARS).map((message) =>
+        this.#coherence.publish(message),
+      ),
+    );
   }
 
   async #run<R>(

@@ -205,7 +205,10 @@ export class LeaseClaims {
     const last = set.last;
     const ticket = set.fence.begin();
     try {
-      const entry = await set.bounded(last, 'getOrSet', async () => last.store.get(key));
+      const entry = await set.bounded(last, 'getOrSet', async () => {
+        const found = await last.store.get(key);
+        return found?.meta?.tags === undefined ? found : set.tags.screen(found);
+      });
       const now = last.store.now();
       if (entry !== undefined && isFreshAt(now, entry))
         fillAbove(set, key, entry, last, ticket, () => last.values.read(key, entry), now);

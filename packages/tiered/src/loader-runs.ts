@@ -1,9 +1,10 @@
 import {
   CacheLoaderTimeoutError,
+  checkedTags,
   type EntryWrite,
   encodeFor,
+  tagVersionsOf,
   ttlToMs,
-  UnsupportedOperationError,
 } from '@strata-cache/core';
 import { closedError } from '@strata-cache/core/internal';
 import { type Answer, type Flight, NO_VALUE, runLoader } from './flight.js';
@@ -12,6 +13,12 @@ import { newVersion } from './lease.js';
 import type { Claim, LeaseClaims, StaleCopy } from './lease-claims.js';
 import type { TierSet } from './tier-set.js';
 import type { WritePath } from './write-path.js';
+
+/** The tags a load began with, and their versions then. */
+interface TagsBefore {
+  readonly tags: readonly string[];
+  readonly versions: readonly number[];
+}
 
 /** How many keys may sit in the loader backoff before expired ones are swept. */
 const BACKOFF_SWEEP_AT = 10_000;
@@ -69,6 +76,8 @@ export class LoaderRuns {
       tags: options.tags,
     };
     observer.counts.loads++;
+    // The tags' versions as the load starts: if one is invalidated meanwhile, what it loaded is not cached (rule 4).
+    const before = await this.#tagsBefore(options.tags, claim);
     const started = performance.now();
     let value: T;
     try {
@@ -99,10 +108,10 @@ export class LoaderRuns {
     }
     let text: string;
     let ttlMs: number | undefined;
+    let tags: readonly string[];
     try {
       ttlMs = ttlToMs(ctx.ttl);
-      if (!Array.isArray(ctx.tags) || ctx.tags.length > 0)
-        throw new UnsupportedOperationError('getOrSet', 'tags (not yet: a value is stored without tags)');
+      tags = checkedTags(ctx.tags, 'ctx.tags');
       text = encodeFor(set.last.codec, key, value);
     } catch (error) {
       await this.#claims.release(key, claim);
@@ -111,7 +120,20 @@ export class LoaderRuns {
       return;
     }
     this.#backoff.delete(key);
-    const cached = await this.#store(key, claim, text, value, ttlMs, options, ticket);
+    const tagged = await this.#tagsAfter(tags, before, claim);
+    let cached = false;
+    if (tagged === undefined) await this.#claims.release(key, claim);
+    else
+      cached = await this.#store(
+        key,
+        claim,
+        text,
+        value,
+        ttlMs,
+        tagged === 'none' ? undefined : tagged,
+        options,
+        ticket,
+      );
     observer.load({ key, durationMs: durationMs(), cached, background });
     flight.settle(this.#answer(text));
   }
@@ -127,6 +149,7 @@ export class LoaderRuns {
     text: string,
     value: unknown,
     ttlMs: number | undefined,
+    tags: Readonly<Record<string, number>> | undefined,
     options: ResolvedGetOrSet,
     ticket: number,
   ): Promise<boolean> {
@@ -136,7 +159,12 @@ export class LoaderRuns {
     const write: EntryWrite = {
       text,
       ttlMs: ttlMs === undefined ? undefined : ttlMs + options.graceMs,
-      meta: { version: newVersion(), ageMs: 0, ...(ttlMs === undefined ? {} : { freshMs: ttlMs }) },
+      meta: {
+        version: newVersion(),
+        ageMs: 0,
+        ...(ttlMs === undefined ? {} : { freshMs: ttlMs }),
+        ...(tags === undefined ? {} : { tags }),
+      },
     };
     try {
       if (claim.kind === 'lease')
@@ -151,6 +179,45 @@ export class LoaderRuns {
     } catch {
       // Reported by the write path as an `error` event; the callers still get the value.
       return false;
+    }
+  }
+
+  /**
+   * The versions of `tags` before the loader runs, when what it loads may be written; `undefined` when there are none,
+   * or when they cannot be learnt (the last tier does not answer: then nothing would be written anyway).
+   */
+  async #tagsBefore(tags: readonly string[], claim: Claim): Promise<TagsBefore | undefined> {
+    if (tags.length === 0 || claim.kind === 'none' || claim.kind === 'answered') return undefined;
+    try {
+      return { tags, versions: await this.#set.tags.versions(tags) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The versions the loaded value is written with, for the tags it ended with (`tags`, after the loader): those
+   * known before it ran for the tags given then, the current ones for tags the loader added. `undefined`: one of
+   * them was invalidated while it ran, or their versions cannot be learnt: nothing is cached. `'none'`: no tags, or
+   * nothing is written anyway.
+   */
+  async #tagsAfter(
+    tags: readonly string[],
+    before: TagsBefore | undefined,
+    claim: Claim,
+  ): Promise<Readonly<Record<string, number>> | 'none' | undefined> {
+    if (tags.length === 0 || claim.kind === 'none' || claim.kind === 'answered') return 'none';
+    const book = this.#set.tags;
+    try {
+      const added = tags.filter((tag) => before === undefined || !before.tags.includes(tag));
+      const fetched = added.length === 0 ? [] : await book.versions(added);
+      const versions = tags.map((tag) => {
+        const i = before?.tags.indexOf(tag) ?? -1;
+        return i >= 0 ? before!.versions[i]! : fetched[added.indexOf(tag)]!;
+      });
+      return book.passed(tags, versions) ? undefined : tagVersionsOf(tags, versions);
+    } catch {
+      return undefined;
     }
   }
 

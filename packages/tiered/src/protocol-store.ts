@@ -51,14 +51,20 @@ export class ProtocolStore implements CacheStore {
     return entries;
   }
 
+  /** An entry with tags is not kept (the cache could not carry their versions): the key is deleted instead. */
   async set(key: string, entry: EntryWrite): Promise<void> {
-    await this.#cache.set(key, this.#codec.decode(entry.text), seconds(entry.ttlMs));
+    if (entry.meta?.tags !== undefined) await this.#cache.delete(key);
+    else await this.#cache.set(key, this.#codec.decode(entry.text), seconds(entry.ttlMs));
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, EntryWrite]>): Promise<void> {
     // One setMany per TTL: the cache gives one TTL to a whole batch.
     const byTtl = new Map<number | undefined, Map<string, unknown>>();
     for (const [key, entry] of entries) {
+      if (entry.meta?.tags !== undefined) {
+        await this.#cache.delete(key);
+        continue;
+      }
       let items = byTtl.get(entry.ttlMs);
       if (items === undefined) {
         items = new Map();
@@ -71,6 +77,14 @@ export class ProtocolStore implements CacheStore {
 
   async compareAndSet(): Promise<boolean> {
     throw new UnsupportedOperationError('compareAndSet', 'a CacheProtocol tier');
+  }
+
+  async tagVersions(): Promise<number[]> {
+    throw new UnsupportedOperationError('tags', 'a CacheProtocol tier');
+  }
+
+  async bumpTags(): Promise<number[]> {
+    throw new UnsupportedOperationError('tags', 'a CacheProtocol tier');
   }
 
   async delete(keys: readonly string[]): Promise<number> {

@@ -23,7 +23,11 @@ export class ReadPath {
       try {
         // The top tier is usually in process: it answers synchronously, and an L1 hit takes no await at all.
         const found = top.store.get(key);
-        const entry = found instanceof Promise ? await found : found;
+        let entry = found instanceof Promise ? await found : found;
+        if (entry?.meta?.tags !== undefined) {
+          const screened = set.tags.screen(entry);
+          entry = screened instanceof Promise ? await upperScreened(screened) : screened;
+        }
         if (entry !== undefined && isFresh(top, entry)) {
           set.observer.hit(key, 0);
           return top.values.read(key, entry) as T;
@@ -46,7 +50,7 @@ export class ReadPath {
     if (set.upperOpen && set.lowerStart > 0) {
       const top = set.top;
       try {
-        const entries = await top.store.getMany(missing);
+        const entries = await screenMany(set, await top.store.getMany(missing), true);
         const left: string[] = [];
         for (let k = 0; k < missing.length; k++) {
           const key = missing[k]!;
@@ -69,7 +73,9 @@ export class ReadPath {
       const asked = missing;
       const ticket = set.fence.begin();
       try {
-        const entries = await set.lowerRead(tier, 'get', () => tier.store.getMany(asked));
+        const entries = await set.lowerRead(tier, 'get', async () =>
+          screenMany(set, await tier.store.getMany(asked), false),
+        );
         if (entries === undefined) {
           failed = true;
           continue;
@@ -119,7 +125,11 @@ export class ReadPath {
       for (const tier of set.upper) {
         try {
           const found = tier.store.get(key);
-          const entry = found instanceof Promise ? await found : found;
+          let entry = found instanceof Promise ? await found : found;
+          if (entry?.meta?.tags !== undefined) {
+            const screened = set.tags.screen(entry);
+            entry = screened instanceof Promise ? await upperScreened(screened) : screened;
+          }
           if (entry !== undefined && isFresh(tier, entry)) return true;
         } catch (error) {
           set.upperFailed('exists', error, tier.index);
@@ -150,6 +160,7 @@ export class ReadPath {
             }
             set.outcome(tier);
           } else entry = await set.bounded(tier, 'get', async () => tier.store.get(key));
+          if (entry?.meta?.tags !== undefined) entry = await set.tags.screen(entry);
         } catch (error) {
           entry = set.lowerFailed('get', error, i);
           failed = true;
@@ -178,6 +189,37 @@ export class ReadPath {
   }
 }
 
+/**
+ * An entry of a tier above the last, as the tag book screens it when it must ask the last tier (see
+ * `TagBook.screen`): when its tags' versions cannot be learnt, it is not used (the read goes on below, where the
+ * failure is reported).
+ */
+export async function upperScreened(screening: Promise<Entry>): Promise<Entry | undefined> {
+  try {
+    return await screening;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `entries` screened by the tag book, the versions of every tag among them asked of the last tier at most once.
+ * `upper`: entries of a tier above the last, dropped when the versions cannot be learnt (else the call rejects).
+ */
+export async function screenMany(
+  set: TierSet,
+  entries: ReadonlyArray<Entry | undefined>,
+  upper: boolean,
+): Promise<ReadonlyArray<Entry | undefined>> {
+  if (!entries.some((entry) => entry?.meta?.tags !== undefined)) return entries;
+  try {
+    return await set.tags.screenAll(entries);
+  } catch (error) {
+    if (!upper) throw error;
+    return entries.map((entry) => (entry?.meta?.tags === undefined ? entry : undefined));
+  }
+}
+
 /** Installs `entry` (read from `from`, whose clock says `now`) in the tiers above it, if the fence allows. */
 export function fillAbove(
   set: TierSet,
@@ -200,7 +242,10 @@ export function fillAbove(
  */
 export function isFresh(tier: Tier, entry: Entry): boolean {
   const meta = entry.meta;
-  return meta === undefined || isFreshAt(tier.store.now(), entry);
+  if (meta === undefined) return true;
+  if (meta.placeholder === true || meta.unverified === true) return false;
+  // The clock is read only for an entry that has a fresh horizon.
+  return meta.freshUntil === undefined || tier.store.now() <= meta.freshUntil;
 }
 
 /** {@link isFresh}, the tier's clock read once by the caller. */

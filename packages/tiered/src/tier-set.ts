@@ -5,6 +5,7 @@ import { FailSafe } from './fail-safe.js';
 import { FillFence } from './fill-fence.js';
 import { KeyWatch } from './key-watch.js';
 import type { Observer } from './observer.js';
+import { TagBook } from './tag-book.js';
 import type { Tier } from './tier.js';
 
 /** How a {@link TierSet} bounds and guards its lower tiers. */
@@ -45,6 +46,8 @@ export class TierSet {
   readonly breakers: ReadonlyArray<Breaker | undefined>;
   /** The opt-in fail-safe (`staleIfError`). */
   readonly failSafe: FailSafe;
+  /** What this instance knows of tags' versions. */
+  readonly tags: TagBook;
   readonly #deadlines: DeadlineSweeper;
 
   constructor(tiers: readonly Tier[], observer: Observer, options: TierSetOptions) {
@@ -54,6 +57,7 @@ export class TierSet {
     this.upper = tiers.slice(0, -1);
     this.last = tiers.at(-1)!;
     this.lowerStart = tiers.length === 1 ? 0 : 1;
+    this.tags = new TagBook(this);
     this.observer = observer;
     this.degrade = degrade;
     this.#deadlines = new DeadlineSweeper(timeoutMs);
@@ -67,7 +71,9 @@ export class TierSet {
             () => this.#deadlines.run('probe', async () => tier.store.get(PROBE_KEY)),
           ),
     );
-    this.failSafe = new FailSafe(this.upper, observer, options.staleIfErrorMs);
+    this.failSafe = new FailSafe(this.upper, observer, options.staleIfErrorMs, (entry) =>
+      this.tags.fallbackAllowed(entry),
+    );
   }
 
   /**
@@ -158,6 +164,7 @@ export class TierSet {
   /** Rejects every call waiting on the time limit and stops the breakers' probes (the cache is closing). */
   abort(reason: (operation: string) => Error): void {
     for (const breaker of this.breakers) breaker?.stop();
+    this.tags.stop();
     this.#deadlines.abort(reason);
   }
 }

@@ -7,10 +7,12 @@ import {
   type CacheProtocol,
   CacheValidationError,
   type ClosableCache,
+  checkedTags,
   type InvalidationBus,
+  resolveSetOptions,
+  type SetOptions,
   StoreCache,
   toItemEntries,
-  ttlToMs,
   UnsupportedOperationError,
 } from '@strata-cache/core';
 import { assertOptionNames, closedError } from '@strata-cache/core/internal';
@@ -190,11 +192,11 @@ export class TieredCache implements ClosableCache {
    * Writes the last tier, publishes the change, then fills the tiers above (unless the key changed meanwhile). The
    * value is encoded once: the same text goes to every tier sharing the last tier's codec.
    */
-  async set(key: string, value: unknown, ttl?: number | null): Promise<void> {
+  async set(key: string, value: unknown, ttlOrOptions?: number | null | SetOptions): Promise<void> {
     assertKey(key);
-    const ttlMs = ttlToMs(ttl);
+    const options = resolveSetOptions(ttlOrOptions);
     this.#open('set');
-    await this.#writes.set(key, value, ttlMs);
+    await this.#writes.set(key, value, options);
     this.#observer.counts.sets++;
     this.#observer.emitter.emit('set', { keys: [key] });
   }
@@ -230,6 +232,29 @@ export class TieredCache implements ClosableCache {
     this.#observer.emitter.emit('delete', { keys: [key] });
   }
 
+  /** Deletes `keys` from every tier (one call to the last tier) and publishes them; resolves to how many it held. */
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    assertKeys(keys);
+    this.#open('deleteMany');
+    if (keys.length === 0) return 0;
+    const unique = keys.length === 1 ? keys : [...new Set(keys)];
+    const deleted = await this.#writes.deleteMany(unique);
+    this.#observer.counts.deletes += unique.length;
+    this.#observer.emitter.emit('delete', { keys: unique });
+    return deleted;
+  }
+
+  /**
+   * Invalidates every value written with any of `tags` before this call, in every tier and (once the bus delivers
+   * it) every instance: the tags' versions are raised in the last tier and published. Its cost does not depend on
+   * how many values carry the tags.
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    const checked = checkedTags(tags);
+    this.#open('invalidateTags');
+    if (checked.length > 0) await this.#global.invalidateTags(checked);
+  }
+
   /** True when any tier holds `key`. */
   async exists(key: string): Promise<boolean> {
     assertKey(key);
@@ -245,12 +270,12 @@ export class TieredCache implements ClosableCache {
   }
 
   /** Writes every item to the last tier (validated and encoded first), publishes them, then fills the tiers above. */
-  async setMany(items: CacheItems, ttl?: number | null): Promise<void> {
+  async setMany(items: CacheItems, ttlOrOptions?: number | null | SetOptions): Promise<void> {
     const entries = toItemEntries(items);
-    const ttlMs = ttlToMs(ttl);
+    const options = resolveSetOptions(ttlOrOptions);
     this.#open('setMany');
     if (entries.length === 0) return;
-    await this.#writes.setMany(entries, ttlMs);
+    await this.#writes.setMany(entries, options);
     this.#observer.counts.sets += entries.length;
     this.#observer.emitter.emit('set', { keys: entries.map(([k]) => k) });
   }

@@ -4,9 +4,13 @@ import {
   encodeFor,
   type Invalidation,
   type InvalidationBus,
+  type ResolvedSetOptions,
+  tagVersionsOf,
+  writtenTtl,
 } from '@strata-cache/core';
 import type { Coherence } from './coherence.js';
 import { installAbove } from './fill.js';
+import { newVersion } from './lease.js';
 import type { TierSet } from './tier-set.js';
 
 /** What a write installs above the last tier once it took effect: per key its text (the last tier's codec) and value. */
@@ -35,33 +39,60 @@ export class WritePath {
     this.#coherence = coherence;
   }
 
-  /** Stores `value` under `key` for `ttlMs` (none: no expiry) in every tier. */
-  async set(key: string, value: unknown, ttlMs: number | undefined): Promise<void> {
+  /** Stores `value` under `key` in every tier, as `options` say. */
+  async set(key: string, value: unknown, options: ResolvedSetOptions): Promise<void> {
     const last = this.#set.last;
     const text = encodeFor(last.codec, key, value);
-    await this.#write('set', [key], (announce) => last.store.set(key, { text, ttlMs }, { announce }), {
+    const ttlMs = writtenTtl(options);
+    const meta = await this.#meta(options);
+    await this.#write('set', [key], (announce) => last.store.set(key, { text, ttlMs, meta }, { announce }), {
       texts: [text],
       values: [value],
       ttlMs,
+      meta,
     });
   }
 
-  /** Stores every item for `ttlMs` in every tier; every value is encoded before anything is written. */
-  async setMany(items: ReadonlyArray<readonly [string, unknown]>, ttlMs: number | undefined): Promise<void> {
+  /** Stores every item in every tier, as `options` say; every value is encoded before anything is written. */
+  async setMany(
+    items: ReadonlyArray<readonly [string, unknown]>,
+    options: ResolvedSetOptions,
+  ): Promise<void> {
     const last = this.#set.last;
     const keys = items.map(([key]) => key);
     const values = items.map(([, value]) => value);
     const texts = items.map(([key, value]) => encodeFor(last.codec, key, value));
+    const ttlMs = writtenTtl(options);
+    const meta = await this.#meta(options);
     await this.#write(
       'setMany',
       keys,
       (announce) =>
         last.store.setMany(
-          keys.map((key, i) => [key, { text: texts[i]!, ttlMs }] as const),
+          keys.map((key, i) => [key, { text: texts[i]!, ttlMs, meta }] as const),
           { announce },
         ),
-      { texts, values, ttlMs },
+      { texts, values, ttlMs, meta },
     );
+  }
+
+  /**
+   * Deletes `keys` (distinct) from every tier: the last tier in one call (one round trip per server), the change
+   * published once it took effect. Resolves to how many held a value in the last tier.
+   */
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    const last = this.#set.last;
+    let deleted = 0;
+    await this.#write(
+      'deleteMany',
+      keys,
+      async () => {
+        deleted = await last.store.delete(keys);
+      },
+      undefined,
+      false,
+    );
+    return deleted;
   }
 
   /**
@@ -95,11 +126,28 @@ export class WritePath {
     );
   }
 
+  /**
+   * The metadata a write with `options` stores, or none: with tags, their current versions (and a version stamp,
+   * so that read-through can take a lease over the value once a tag invalidates it); with grace, its fresh time.
+   */
+  async #meta(options: ResolvedSetOptions): Promise<EntryWriteMeta | undefined> {
+    const { tags, graceMs, ttlMs } = options;
+    if (tags.length === 0 && graceMs === 0) return undefined;
+    const versions = tags.length === 0 ? [] : await this.#set.tags.versions(tags);
+    return {
+      version: newVersion(),
+      ...(graceMs > 0 && ttlMs !== undefined ? { freshMs: ttlMs } : {}),
+      ...(tags.length > 0 ? { tags: tagVersionsOf(tags, versions) } : {}),
+    };
+  }
+
+  /** `announced`: the last tier may announce the write itself (it does not for a `delete` of several keys). */
   async #write(
     operation: string,
     keys: readonly string[],
     writeLast: (announce: InvalidationBus | undefined) => unknown,
     fill: Fill | undefined,
+    announced = true,
   ): Promise<boolean> {
     const set = this.#set;
     const coherence = this.#coherence;
@@ -108,7 +156,7 @@ export class WritePath {
     const invalidation: Invalidation = { kind: 'keys', keys };
     // The last tier counts the entry's TTL from when it applies the write, which is after this.
     const startedAt = performance.now();
-    const announce = coherence.announcer;
+    const announce = announced ? coherence.announcer : undefined;
     try {
       // The upper copies are dropped while the write is sent (an in-process tier drops them at once): either way
       // they are gone before this call returns, and the fence keeps any concurrent fill from restoring them.

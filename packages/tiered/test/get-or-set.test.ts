@@ -4,7 +4,6 @@ import {
   CacheValidationError,
   LocalBus,
   LocalBusChannel,
-  UnsupportedOperationError,
 } from '@strata-cache/core';
 import { describeCacheProtocol, ManualClock } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
@@ -204,10 +203,8 @@ describe('getOrSet: the rules (memory tiers)', () => {
     await expect(cache.getOrSet('k', loader, { lease: { ttl: 5 } as never })).rejects.toThrow(
       /unknown lease option/,
     );
-    // Tags come with tag invalidation: until then they are refused, not silently dropped.
-    await expect(cache.getOrSet('k', loader, { tags: ['t'] })).rejects.toBeInstanceOf(
-      UnsupportedOperationError,
-    );
+    await expect(cache.getOrSet('k', loader, { tags: [''] })).rejects.toThrow(/tags\[0\]/);
+    await expect(cache.getOrSet('k', loader, { tags: 't' as never })).rejects.toThrow(/tags/);
     expect(loader).not.toHaveBeenCalled();
   });
 });

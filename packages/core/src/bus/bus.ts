@@ -20,6 +20,14 @@ export type Invalidation =
   | {
       /** Every key may have changed. */
       readonly kind: 'clear';
+    }
+  | {
+      /** Tags were invalidated: values written with an older version of one of them are no longer valid. */
+      readonly kind: 'tags';
+      /** The tags. */
+      readonly tags: readonly string[];
+      /** Each tag's new version, in order; absent: they changed, to versions the sender does not know. */
+      readonly versions?: readonly number[];
     };
 
 /** An invalidation as it travels: the wire version, the sender's id, and the sender's sequence number. */
@@ -133,6 +141,41 @@ export function invalidationsOfKeys(keys: readonly string[], maxKeyChars: number
   return out;
 }
 
+/**
+ * The invalidations that announce `tags` bumped to `versions` (`undefined`: unknown), in messages whose tags take
+ * at most `maxChars` characters as JSON; tags are short (at most {@link MAX_TAG_LENGTH} characters), so every tag fits.
+ */
+export function invalidationsOfTags(
+  tags: readonly string[],
+  versions: readonly number[] | undefined,
+  maxChars: number,
+): Invalidation[] {
+  const out: Invalidation[] = [];
+  let start = 0;
+  let chars = 0;
+  const flush = (end: number): void => {
+    if (end === start) return;
+    const chunk = tags.slice(start, end);
+    out.push(
+      versions === undefined
+        ? { kind: 'tags', tags: chunk }
+        : { kind: 'tags', tags: chunk, versions: versions.slice(start, end) },
+    );
+    start = end;
+    chars = 0;
+  };
+  for (let i = 0; i < tags.length; i++) {
+    const cost = JSON.stringify(tags[i]).length + 18;
+    if (chars + cost > maxChars) flush(i);
+    chars += cost;
+  }
+  flush(tags.length);
+  return out;
+}
+
+/** The longest tag accepted, in UTF-16 code units: any tag fits in a bus message. */
+export const MAX_TAG_LENGTH = 1024;
+
 /** The first `length` UTF-16 units of `text`, one fewer if that would split a surrogate pair. */
 function wholePrefix(text: string, length: number): string {
   const code = text.charCodeAt(length - 1);
@@ -205,6 +248,17 @@ export function decodeBusMessage(text: unknown): BusMessage {
       return { ...head, kind: 'pattern', pattern: m.pattern };
     case 'clear':
       return { ...head, kind: 'clear' };
+    case 'tags': {
+      if (!isStringArray(m.tags)) throw new MalformedBusMessageError('tags is not a list of strings');
+      if (m.versions === undefined) return { ...head, kind: 'tags', tags: m.tags };
+      if (
+        !Array.isArray(m.versions) ||
+        m.versions.length !== m.tags.length ||
+        !m.versions.every((v) => typeof v === 'number' && Number.isSafeInteger(v))
+      )
+        throw new MalformedBusMessageError('versions is not a list of integers, one per tag');
+      return { ...head, kind: 'tags', tags: m.tags, versions: m.versions as number[] };
+    }
     default:
       throw new MalformedBusMessageError(`unknown kind ${String(m.kind)}`);
   }

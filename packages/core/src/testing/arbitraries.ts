@@ -68,10 +68,13 @@ export const nonStringArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant(Symbol('k')),
 );
 
-/** TTLs that must be refused. */
+/**
+ * TTLs that must be refused (an object is the options form, `{ ttl, grace, tags }`: one with a bad `ttl` is refused
+ * as a bad TTL).
+ */
 export const invalidTtlArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(0, -0, -1, -0.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 60),
-  fc.constantFrom('10', true, {}, [], 10n),
+  fc.constantFrom('10', true, { ttl: 0 }, { ttl: '10' }, [], 10n),
   fc.double({ max: 0, noNaN: true }),
 );
 

@@ -18,6 +18,7 @@ import { lifecycleLaws } from './laws/lifecycle.js';
 import { modelLaws } from './laws/model.js';
 import { namespaceLaws } from './laws/namespace.js';
 import { patternLaws } from './laws/pattern.js';
+import { tagLaws } from './laws/tags.js';
 import { ttlLaws } from './laws/ttl.js';
 
 export {
@@ -60,6 +61,7 @@ export function cacheProtocolLaws(): LawGroup[] {
     namespaceLaws(),
     lifecycleLaws(),
     modelLaws(),
+    tagLaws(),
   ];
 }
 

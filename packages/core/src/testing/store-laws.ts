@@ -132,6 +132,38 @@ export function describeCacheStore<S extends CacheStore>(
     );
 
     it(
+      "a tag's version is stable until bumped; bumpTags raises each tag it names, and no other, above every version it had",
+      withStore(async (store, _clock, open) => {
+        const tag = (name: string): string => `${name}-${process.pid}-${++suiteRun}`;
+        const [a, b, c] = [tag('a'), tag('b'), tag('c:{x}\u00e9 *')];
+        const first = await store.tagVersions([a, b, c]);
+        expect(first).toHaveLength(3);
+        for (const v of first) expect(Number.isSafeInteger(v)).toBe(true);
+        expect(await store.tagVersions([c, a])).toEqual([first[2], first[0]]);
+        const bumped = await store.bumpTags([a, c]);
+        expect(bumped[0]).toBeGreaterThan(first[0]!);
+        expect(bumped[1]).toBeGreaterThan(first[2]!);
+        expect(await store.tagVersions([a, b, c])).toEqual([bumped[0], first[1], bumped[1]]);
+        const again = await store.bumpTags([a]);
+        expect(again[0]).toBeGreaterThan(bumped[0]!);
+        // Concurrent bumps of one tag each raise it: none is lost.
+        const together = await Promise.all([store.bumpTags([b]), store.bumpTags([b]), store.bumpTags([b])]);
+        const seen = new Set(together.map(([v]) => v));
+        expect(seen.size).toBe(3);
+        expect((await store.tagVersions([b]))[0]).toBe(Math.max(...(seen as Set<number>)));
+        // Deleting every entry (clear) does not lower a tag's version: invalidated entries never come back.
+        await store.clear();
+        expect(await store.tagVersions([a])).toEqual(again);
+        // Another namespace's tags are its own.
+        const other = await open(`store-law-other-${process.pid}-${++suiteRun}`);
+        const before = await other.tagVersions([a]);
+        await store.bumpTags([a]);
+        expect(await other.tagVersions([a])).toEqual(before);
+        expect(await store.tagVersions([])).toEqual([]);
+      }),
+    );
+
+    it(
       'a key never written, or deleted, reads as undefined; getMany answers by position',
       withStore(async (store) => {
         await fc.assert(

@@ -6,14 +6,17 @@ import {
   type CacheItems,
   type CacheProtocol,
   type Codec,
+  checkedTags,
   compileGlob,
   defaultCodec,
   encodeFor,
   msToTtlSeconds,
   prefixKey,
+  type ResolvedSetOptions,
   resolveNamespace,
+  resolveSetOptions,
+  type SetOptions,
   toItemEntries,
-  ttlToMs,
 } from '../../src/index.js';
 
 /** The bugs a {@link MapCacheAdapter} can be built with, to prove the law suite catches each. */
@@ -32,12 +35,18 @@ export interface Bugs {
   clearLeaks?: boolean;
   /** `getMany` answers in storage order, not request order. */
   getManyUnordered?: boolean;
+  /** `invalidateTags` invalidates only the first of the tags it is given. */
+  invalidatesFirstTagOnly?: boolean;
 }
 
 interface Stored {
   readonly text: string;
   readonly raw: unknown;
   readonly expiresAt: number;
+  /** When it stops being fresh (grace): it is then stored but never read. */
+  readonly freshUntil: number;
+  /** Its tags, with the versions they had when it was written. */
+  readonly tags: ReadonlyMap<string, number>;
 }
 
 /**
@@ -51,6 +60,7 @@ export class MapCacheAdapter implements CacheProtocol {
   readonly #now: () => number;
   readonly #codec: Codec;
   readonly #bugs: Bugs;
+  readonly #tagVersions = new Map<string, number>();
 
   constructor(options: {
     store: Map<string, Stored>;
@@ -75,6 +85,9 @@ export class MapCacheAdapter implements CacheProtocol {
       return undefined;
     }
     if (this.#bugs.nullIsMiss && entry.raw === null) return undefined;
+    if (this.#now() > entry.freshUntil) return undefined;
+    for (const [tag, version] of entry.tags)
+      if ((this.#tagVersions.get(tag) ?? 0) > version) return undefined;
     return entry;
   }
 
@@ -82,13 +95,17 @@ export class MapCacheAdapter implements CacheProtocol {
     return this.#bugs.aliases ? entry.raw : this.#codec.decode(entry.text);
   }
 
-  #entry(key: string, value: unknown, ttlMs: number | undefined): Stored {
+  #entry(key: string, value: unknown, options: ResolvedSetOptions): Stored {
     const text = encodeFor(this.#codec, key, value);
     const late = this.#bugs.expiresLate ? 1000 : 0;
+    const { ttlMs, graceMs, tags } = options;
+    const freshUntil = ttlMs === undefined ? Number.POSITIVE_INFINITY : this.#now() + ttlMs + late;
     return {
       text,
       raw: value,
-      expiresAt: ttlMs === undefined ? Number.POSITIVE_INFINITY : this.#now() + ttlMs + late,
+      freshUntil,
+      expiresAt: freshUntil + graceMs,
+      tags: new Map(tags.map((tag) => [tag, this.#tagVersions.get(tag) ?? 0])),
     };
   }
 
@@ -98,15 +115,31 @@ export class MapCacheAdapter implements CacheProtocol {
     return entry === undefined ? undefined : (this.#read(entry) as T);
   }
 
-  async set(key: string, value: unknown, ttl?: number | null): Promise<void> {
+  async set(key: string, value: unknown, ttlOrOptions?: number | null | SetOptions): Promise<void> {
     assertKey(key);
-    const entry = this.#entry(key, value, ttlToMs(ttl));
+    const entry = this.#entry(key, value, resolveSetOptions(ttlOrOptions));
     this.#store.set(prefixKey(this.#namespace, key), entry);
   }
 
   async delete(key: string): Promise<void> {
     assertKey(key);
     this.#store.delete(prefixKey(this.#namespace, key));
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    assertKeys(keys);
+    let deleted = 0;
+    for (const key of new Set(keys)) {
+      if (this.#live(key) !== undefined) deleted++;
+      this.#store.delete(prefixKey(this.#namespace, key));
+    }
+    return deleted;
+  }
+
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    const checked = checkedTags(tags);
+    for (const tag of this.#bugs.invalidatesFirstTagOnly ? checked.slice(0, 1) : checked)
+      this.#tagVersions.set(tag, (this.#tagVersions.get(tag) ?? 0) + 1);
   }
 
   async exists(key: string): Promise<boolean> {
@@ -125,10 +158,10 @@ export class MapCacheAdapter implements CacheProtocol {
     return found;
   }
 
-  async setMany(items: CacheItems, ttl?: number | null): Promise<void> {
+  async setMany(items: CacheItems, ttlOrOptions?: number | null | SetOptions): Promise<void> {
     const entries = toItemEntries(items);
-    const ms = ttlToMs(ttl);
-    const stored = entries.map(([key, value]) => [key, this.#entry(key, value, ms)] as const);
+    const options = resolveSetOptions(ttlOrOptions);
+    const stored = entries.map(([key, value]) => [key, this.#entry(key, value, options)] as const);
     for (const [key, entry] of stored) this.#store.set(prefixKey(this.#namespace, key), entry);
   }
 
@@ -151,8 +184,8 @@ export class MapCacheAdapter implements CacheProtocol {
   async ttl(key: string): Promise<number | undefined> {
     assertKey(key);
     const entry = this.#live(key);
-    if (entry === undefined || entry.expiresAt === Number.POSITIVE_INFINITY) return undefined;
-    const remaining = entry.expiresAt - this.#now();
+    if (entry === undefined || entry.freshUntil === Number.POSITIVE_INFINITY) return undefined;
+    const remaining = entry.freshUntil - this.#now();
     return this.#bugs.ttlRoundsToNearest
       ? Math.max(1, Math.round(remaining / 1000))
       : msToTtlSeconds(remaining);

@@ -50,6 +50,14 @@ export class RecordingL1 implements CacheProtocol {
     return this.inner.delete(key);
   }
 
+  deleteMany(keys: readonly string[]): Promise<number> {
+    return this.inner.deleteMany(keys);
+  }
+
+  invalidateTags(tags: readonly string[]): Promise<void> {
+    return this.inner.invalidateTags(tags);
+  }
+
   exists(key: string): Promise<boolean> {
     return this.inner.exists(key);
   }

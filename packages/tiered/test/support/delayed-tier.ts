@@ -77,6 +77,12 @@ export class DelayedStore implements CacheStore {
       this.#announcing([key], options),
     );
   }
+  tagVersions(tags: readonly string[]): Promise<number[]> {
+    return this.#call(`tagVersions(${tags})`, async () => this.inner.tagVersions(tags));
+  }
+  bumpTags(tags: readonly string[]): Promise<number[]> {
+    return this.#call(`bumpTags(${tags})`, () => this.inner.bumpTags(tags));
+  }
   delete(keys: readonly string[], options?: StoreWriteOptions): Promise<number> {
     return this.#call(`delete(${keys})`, () => this.inner.delete(keys), this.#announcing(keys, options));
   }
