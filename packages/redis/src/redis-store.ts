@@ -191,7 +191,7 @@ export class RedisStore implements CacheStore {
     return reply === 1;
   }
 
-  /** The tags' counters (see {@link RedisTagCounters}): one script per master holding some of them. */
+  /** The tags' version counters (`<namespace>#tag#<tag>`, outside the namespace's keys): one script per master holding some of them. */
   tagVersions(tags: readonly string[]): Promise<number[]> {
     return this.#tags.versions(tags);
   }

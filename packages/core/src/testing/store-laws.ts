@@ -106,7 +106,9 @@ export function describeCacheStore<S extends CacheStore>(
           fc.asyncProperty(
             keyArb,
             textArb,
-            fc.option(fc.integer({ min: 1, max: 3_600_000 }), { nil: undefined }),
+            // Under a real clock a TTL of a few ms may run out before the read (a loaded machine): such an entry
+            // is rightly gone. The expiry laws themselves are checked apart.
+            fc.option(fc.integer({ min: manual ? 1 : 2_000, max: 3_600_000 }), { nil: undefined }),
             async (key, text, ttlMs) => {
               await clear(store);
               const before = store.now();
