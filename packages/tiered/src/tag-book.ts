@@ -79,11 +79,11 @@ export class TagBook {
    * that fails).
    */
   screen(entry: Entry): Entry | Promise<Entry> {
-    const written = entry.meta?.tags;
-    if (written === undefined) return entry;
     // An entry kept as an object in process (an L1's) remembers when it was last found valid.
     const memo = entry as Screened;
     if (memo[SCREENED] === this.#stamp) return entry;
+    const written = entry.meta?.tags;
+    if (written === undefined) return entry;
     const known = this.#check(written);
     if (known === true) {
       memo[SCREENED] = this.#stamp;
