@@ -13,7 +13,7 @@ interface Known {
   readonly tick: number;
 }
 
-/** How long a version is trusted without news when no tier above bounds it: as the default `maxTtl`. */
+/** How long a version is trusted without news in a cache of one tier (no tier above has a `maxTtl`). */
 const DEFAULT_TRUST_MS = 30_000;
 
 /**
