@@ -7,7 +7,7 @@ export type {
   StaleValue,
 } from './get-or-set-options.js';
 export type { TierOptions } from './tier.js';
-export { TieredCache, type TieredCacheOptions, type TieredListener } from './tiered-cache.js';
+export { TieredCache, type TieredListener } from './tiered-cache.js';
 export type {
   TieredBreakerEvent,
   TieredCacheEvents,
@@ -23,3 +23,4 @@ export type {
   TieredStaleEvent,
   TieredSuspendEvent,
 } from './tiered-events.js';
+export type { TieredCacheOptions } from './tiered-options.js';

@@ -4,19 +4,16 @@ import {
   assertPattern,
   type CacheCapabilities,
   type CacheItems,
-  type CacheProtocol,
   CacheValidationError,
   type ClosableCache,
   checkedTags,
-  type InvalidationBus,
   resolveSetOptions,
   type SetOptions,
   StoreCache,
   toItemEntries,
   UnsupportedOperationError,
 } from '@strata-cache/core';
-import { assertOptionNames, closedError } from '@strata-cache/core/internal';
-import type { BreakerOptions } from './breaker.js';
+import { closedError } from '@strata-cache/core/internal';
 import { Coherence } from './coherence.js';
 import { ReadThrough } from './get-or-set.js';
 import {
@@ -31,72 +28,10 @@ import { Leases } from './lease.js';
 import { LeaseClaims } from './lease-claims.js';
 import { Observer } from './observer.js';
 import { ReadPath } from './read-path.js';
-import { positiveSecondsToMs, type TierOptions, toTier } from './tier.js';
 import { TierSet } from './tier-set.js';
 import type { TieredCacheEvents, TieredCacheStats } from './tiered-events.js';
+import { resolveTieredOptions, type TieredCacheOptions } from './tiered-options.js';
 import { WritePath } from './write-path.js';
-
-/** Options of {@link TieredCache}. */
-export interface TieredCacheOptions {
-  /**
-   * The tiers, top first (usually `[memory, redis]`); the last one is authoritative. One tier alone is allowed: the
-   * cache then adds `getOrSet`, events and the circuit breaker to it.
-   */
-  tiers: ReadonlyArray<CacheProtocol | TierOptions>;
-  /** Carries invalidations between instances; omit it for a single process. One bus serves one cache. */
-  bus?: InvalidationBus;
-  /**
-   * The longest an entry lives in a tier above the last, in seconds: staleness is bounded by it even if every
-   * invalidation is lost.
-   * @default 60
-   */
-  maxTtl?: number;
-  /**
-   * Calls to the tiers below the top reject with `CacheUnavailableError` after this many ms, unless the tier bounds
-   * its own calls within it (the Redis adapter does, with its `commandTimeoutMs`); long operations (`setMany`,
-   * `deletePattern`, `clear`) of a tier that bounds each of its commands are not bounded as a whole.
-   * @default 2000
-   */
-  timeoutMs?: number;
-  /**
-   * When a tier below the top fails on a read: `'degrade'` answers as a miss and emits `error`; `'throw'`
-   * rejects. Writes always reject.
-   * @default 'degrade'
-   */
-  onLowerTierError?: 'degrade' | 'throw';
-  /**
-   * The TTL, in seconds, of values `getOrSet` loads when the call gives none (`null`: no expiry). `set` is not
-   * affected: it takes its TTL from each call, as every cache does.
-   * @default null
-   */
-  defaultTtl?: number | null;
-  /**
-   * The fail-safe, in seconds (0: off). When the tiers below the top cannot answer a read (down, timing out, or
-   * their circuit open), `get` and `getMany` answer with a copy held above, expired or unverified, no older than
-   * this past the time it stopped being fresh, and say so (a `stale` event, `staleAnswers` in `stats()`). Copies above
-   * are kept this much longer for it, and when the bus may have missed messages they are demoted to unverified
-   * (fallback only) instead of dropped. Never a value deleted or overwritten while this instance could hear the bus.
-   * @default 0
-   */
-  staleIfError?: number;
-  /**
-   * The circuit breaker of each tier below the top (`false`: none): after `failures` consecutive failures its calls
-   * fail at once, while a background read probes the tier every `cooldownMs`; the first answer closes it.
-   * @default { failures: 5, cooldownMs: 500 }
-   */
-  breaker?: BreakerOptions | false;
-}
-
-const DEFAULTS = {
-  maxTtl: 60,
-  timeoutMs: 2_000,
-  onLowerTierError: 'degrade',
-  defaultTtl: null,
-  staleIfError: 0,
-  breaker: { failures: 5, cooldownMs: 500 },
-} as const;
-
-const OPTION_NAMES: ReadonlySet<string> = new Set(['tiers', 'bus', ...Object.keys(DEFAULTS)]);
 
 /** A listener of a {@link TieredCache} event. */
 export type TieredListener<K extends keyof TieredCacheEvents> = (...args: TieredCacheEvents[K]) => void;
@@ -130,26 +65,11 @@ export class TieredCache implements ClosableCache {
    * @throws {RangeError} for an option out of range (a size, a time, a namespace with `:`).
    */
   constructor(options: TieredCacheOptions) {
-    assertOptionNames('TieredCache', options, OPTION_NAMES);
-    const merged = { ...DEFAULTS, ...options };
-    const defaultMaxTtlMs = positiveSecondsToMs('maxTtl', merged.maxTtl);
-    if (!Array.isArray(merged.tiers) || merged.tiers.length < 1)
-      throw new TypeError('tiers must list at least one cache');
-    if (!['degrade', 'throw'].includes(merged.onLowerTierError))
-      throw new RangeError("onLowerTierError must be 'degrade' or 'throw'");
-    if (!Number.isSafeInteger(merged.timeoutMs) || merged.timeoutMs < 1)
-      throw new RangeError(`timeoutMs must be a positive integer (milliseconds), got ${merged.timeoutMs}`);
-    this.#defaultTtl = defaultTtlOption(merged.defaultTtl);
+    const resolved = resolveTieredOptions(options);
+    this.#defaultTtl = resolved.defaultTtl;
     this.#defaultGetOrSet = defaultGetOrSet(this.#defaultTtl);
-    const tiers = merged.tiers.map((tier, i) => toTier(tier, i, defaultMaxTtlMs, merged.timeoutMs));
-    this.#observer = new Observer(tiers.length);
-    this.#set = new TierSet(tiers, this.#observer, {
-      timeoutMs: merged.timeoutMs,
-      degrade: merged.onLowerTierError === 'degrade',
-      breaker: breakerOption(merged.breaker),
-      staleIfErrorMs:
-        merged.staleIfError === 0 ? 0 : positiveSecondsToMs('staleIfError', merged.staleIfError),
-    });
+    this.#observer = new Observer(resolved.tiers.length);
+    this.#set = new TierSet(resolved.tiers, this.#observer, resolved.set);
     const last = this.#set.last.cache;
     this.capabilities =
       last instanceof StoreCache
@@ -158,7 +78,7 @@ export class TieredCache implements ClosableCache {
             patternDelete: true,
             ttlPrecision: 'milliseconds',
           });
-    this.#coherence = new Coherence(this.#set, merged.bus);
+    this.#coherence = new Coherence(this.#set, resolved.bus);
     this.#reads = new ReadPath(this.#set);
     this.#writes = new WritePath(this.#set, this.#coherence);
     this.#global = new GlobalWrite(this.#set, this.#coherence);
@@ -361,27 +281,3 @@ export class TieredCache implements ClosableCache {
     if (this.#closed) throw closedError(operation);
   }
 }
-
-function defaultTtlOption(ttl: unknown): number | null {
-  if (ttl === null) return null;
-  positiveSecondsToMs('defaultTtl', ttl);
-  return ttl as number;
-}
-
-function breakerOption(breaker: BreakerOptions | false): Required<BreakerOptions> | undefined {
-  if (breaker === false) return undefined;
-  if (breaker === null || typeof breaker !== 'object')
-    throw new TypeError('breaker must be an object or false');
-  assertOptionNames('breaker', breaker, BREAKER_NAMES);
-  const failures = breaker.failures ?? 5;
-  const cooldownMs = breaker.cooldownMs ?? 500;
-  if (!Number.isSafeInteger(failures) || failures < 1)
-    throw new RangeError(`breaker.failures must be a positive integer, got ${String(failures)}`);
-  if (!Number.isSafeInteger(cooldownMs) || cooldownMs < 1)
-    throw new RangeError(
-      `breaker.cooldownMs must be a positive integer (milliseconds), got ${String(cooldownMs)}`,
-    );
-  return { failures, cooldownMs };
-}
-
-const BREAKER_NAMES: ReadonlySet<string> = new Set(['failures', 'cooldownMs']);
