@@ -37,7 +37,7 @@ import { WritePath } from './write-path.js';
 export type TieredListener<K extends keyof TieredCacheEvents> = (...args: TieredCacheEvents[K]) => void;
 
 /**
- * A {@link CacheProtocol} over several tiers, usually an in-process L1 over Redis, kept coherent across
+ * A `CacheProtocol` over several tiers, usually an in-process L1 over Redis, kept coherent across
  * processes by invalidations over a bus. Reads go down until a hit and fill the tiers above (never longer than
  * the lower entry lives, nor than `maxTtl`); writes go to the last tier first, then up; every change is
  * broadcast, and a fill that raced with any change is refused. While the bus cannot hear other instances, the tiers
