@@ -21,11 +21,15 @@ const productBody = {
 } as const;
 
 const productKey = (id: string): string => `product:${id}`;
+/** Tags: one per product, and one for every listing that shows products. */
+const productTag = (id: string): string => `product:${id}`;
+const CATALOG_TAG = 'catalog';
 
 /**
  * Read-through: the cache, else the store, once for every concurrent request in every copy of the service, and
  * cached only if no write of the product happened meanwhile. A product that does not exist is cached as `null` for
- * a shorter while. On a write, write the store, then delete the cached copy: the next read anywhere loads the new one.
+ * a shorter while. The value carries the product's tag: a write of the product invalidates it, and every listing
+ * that shows it, in one call.
  */
 export async function readProduct(
   cache: TieredCache,
@@ -41,9 +45,31 @@ export async function readProduct(
       if (found === undefined) ctx.ttl = MISSING_TTL;
       return found ?? null;
     },
-    { ttl: PRODUCT_TTL },
+    { ttl: PRODUCT_TTL, tags: [productTag(id)] },
   );
   return { product: product ?? undefined, cached: !loaded };
+}
+
+/** The catalog: every product, read through the cache under the `catalog` tag. */
+export async function readCatalog(
+  cache: TieredCache,
+  store: ProductStore,
+): Promise<{ products: Product[]; cached: boolean }> {
+  let loaded = false;
+  const products = await cache.getOrSet<Product[]>(
+    'catalog:all',
+    async () => {
+      loaded = true;
+      return store.list();
+    },
+    { ttl: PRODUCT_TTL, tags: [CATALOG_TAG] },
+  );
+  return { products: products ?? [], cached: !loaded };
+}
+
+/** A product changed: its own entry and every listing are invalidated in every copy of the service. */
+async function productChanged(cache: TieredCache, id: string): Promise<void> {
+  await cache.invalidateTags([productTag(id), CATALOG_TAG]);
 }
 
 /** The HTTP API: products by id, and the cache's counters. */
@@ -65,13 +91,19 @@ export function buildApp(
     },
   );
 
+  app.get('/products', async (_request, reply) => {
+    const { products, cached } = await readCatalog(cache, store);
+    reply.header('x-cache', cached ? 'hit' : 'miss');
+    return products;
+  });
+
   app.put<{ Params: { id: string }; Body: { name: string; price: number } }>(
     '/products/:id',
     { schema: { params: idParams, body: productBody } },
     async (request) => {
       const product: Product = { id: request.params.id, ...request.body, updatedAt: new Date() };
       await store.write(product);
-      await cache.delete(productKey(product.id));
+      await productChanged(cache, product.id);
       return product;
     },
   );
@@ -81,7 +113,7 @@ export function buildApp(
     { schema: { params: idParams } },
     async (request, reply) => {
       const existed = await store.delete(request.params.id);
-      await cache.delete(productKey(request.params.id));
+      await productChanged(cache, request.params.id);
       return reply.code(existed ? 204 : 404).send();
     },
   );

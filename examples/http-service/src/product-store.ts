@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** A product, as the service stores and serves it. */
@@ -51,6 +51,26 @@ export class ProductStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     }
+  }
+
+  /** Every product, by id (a listing query: what a catalog page reads). */
+  async list(): Promise<Product[]> {
+    this.reads++;
+    let names: string[];
+    try {
+      names = (await readdir(this.#dir)).filter((name) => name.endsWith('.json'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const products: Product[] = [];
+    for (const name of names.sort()) {
+      const raw = JSON.parse(await readFile(join(this.#dir, name), 'utf8')) as Omit<Product, 'updatedAt'> & {
+        updatedAt: string;
+      };
+      products.push({ ...raw, updatedAt: new Date(raw.updatedAt) });
+    }
+    return products;
   }
 
   #file(id: string): string {

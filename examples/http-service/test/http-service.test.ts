@@ -172,6 +172,31 @@ describe('examples/http-service: two copies of a Fastify service sharing Redis',
     expect((await stats(a)).storeReads).toBe(before + 1);
   });
 
+  it('tags: a write through one copy invalidates the product and the catalog listing it, in the other copy', async () => {
+    await new ProductStore(dataDir).write({ id: 'p4', name: 'Cup', price: 500, updatedAt: new Date(0) });
+    const catalog = async (service: Service) => {
+      const response = await fetch(`${service.url}/products`);
+      return {
+        cache: response.headers.get('x-cache'),
+        body: (await response.json()) as Array<{ id: string; price: number }>,
+      };
+    };
+    expect((await catalog(a)).body.find((p) => p.id === 'p4')?.price).toBe(500);
+    expect((await catalog(b)).cache).toBe('hit');
+    expect((await getProduct(b, 'p4')).body).toMatchObject({ price: 500 });
+    const before = await stats(b);
+    const put = await fetch(`${a.url}/products/p4`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Cup', price: 650 }),
+    });
+    expect(put.status).toBe(200);
+    await invalidationArrived(b, before.invalidationsReceived);
+    // One invalidateTags call reached both: the product's entry and the listing, though neither was deleted by key.
+    expect((await catalog(b)).body.find((p) => p.id === 'p4')?.price).toBe(650);
+    expect((await getProduct(b, 'p4')).body).toMatchObject({ price: 650 });
+  });
+
   it('rejects a bad id or body before touching the cache', async () => {
     expect((await fetch(`${a.url}/products/${encodeURIComponent('a b')}`)).status).toBe(400);
     const bad = await fetch(`${a.url}/products/p2`, {
