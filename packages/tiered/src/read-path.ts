@@ -24,6 +24,11 @@ export class ReadPath {
         // The top tier is usually in process: it answers synchronously, and an L1 hit takes no await at all.
         const found = top.store.get(key);
         let entry = found instanceof Promise ? await found : found;
+        // A plain entry, or a tagged one already screened valid since anything changed: a hit, checked no further.
+        if (entry !== undefined && (entry.meta === undefined || set.tags.screenedValid(entry))) {
+          set.observer.hit(key, 0);
+          return top.values.read(key, entry) as T;
+        }
         if (entry?.meta?.tags !== undefined) {
           const screened = set.tags.screen(entry);
           entry = screened instanceof Promise ? await upperScreened(screened) : screened;

@@ -86,11 +86,23 @@ export class TagBook {
     if (written === undefined) return entry;
     const known = this.#check(written);
     if (known === true) {
-      memo[SCREENED] = this.#stamp;
+      // Remembered only for an entry nothing else can make unreadable (no fresh horizon, not a placeholder, not
+      // unverified): `screenedValid` then answers for the whole entry.
+      const meta = entry.meta!;
+      if (meta.freshUntil === undefined && meta.placeholder !== true && meta.unverified !== true)
+        memo[SCREENED] = this.#stamp;
       return entry;
     }
     if (known === false) return invalidated(entry);
     return this.#fetchAndCheck(written).then((valid) => (valid ? entry : invalidated(entry)));
+  }
+
+  /**
+   * Whether `entry` (one with metadata) was screened valid since anything known changed, and can be read as it is
+   * (it has no fresh horizon, and is neither a placeholder nor unverified): the L1 hit of a tagged key, one compare.
+   */
+  screenedValid(entry: Entry): boolean {
+    return (entry as Screened)[SCREENED] === this.#stamp;
   }
 
   /** {@link TagBook.screen} for many entries: the versions of every tag among them asked at most once. */
