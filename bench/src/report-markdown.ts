@@ -125,7 +125,7 @@ export function renderMarkdown(results: Results, info: RunInfo): string {
     '',
     '![Ratio to the raw baseline per workload and library](benchmarks.svg)',
     '',
-    '## Strata against the targets of issue 7',
+    '## Strata against its performance targets',
     '',
   ];
   const sections = [

@@ -12,7 +12,7 @@ export interface WorkloadInfo {
   /** The subject every ratio of this workload is taken against, in the same repetition. */
   readonly baseline: string;
   readonly baselineTitle: string;
-  /** The issue's target for Strata's `strata` subject, as a ratio to the baseline. */
+  /** Strata's performance target for its `strata` subject, as a ratio to the baseline. */
   readonly target: number | undefined;
 }
 

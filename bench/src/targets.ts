@@ -1,6 +1,6 @@
 import type { Results, Topology } from './results.js';
 
-/** One of the issue's targets, evaluated on a run. */
+/** One of Strata's performance targets, evaluated on a run. */
 export interface TargetCheck {
   readonly topology: Topology;
   readonly what: string;
@@ -175,7 +175,7 @@ const SPECS: readonly Spec[] = [
   },
 ];
 
-/** Every target of the issue that this run measured, with Strata's figure and BentoCache's beside it. */
+/** Every performance target that this run measured, with Strata's figure and BentoCache's beside it. */
 export function checkTargets(results: Results): TargetCheck[] {
   const checks: TargetCheck[] = [];
   for (const spec of SPECS) {

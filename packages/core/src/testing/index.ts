@@ -49,7 +49,7 @@ export { type CacheStoreSuiteOptions, describeCacheStore, type StoreFactoryConte
 
 const FULL_CAPABILITIES: CacheCapabilities = { patternDelete: true, ttlPrecision: 'milliseconds' };
 
-/** Every law group of SPEC.md, in the order the suite registers them. */
+/** Every law group of the contract (the laws page of the documentation), in the order the suite registers them. */
 export function cacheProtocolLaws(): LawGroup[] {
   return [
     basicLaws(),
@@ -152,7 +152,7 @@ export async function runCacheProtocolLaws<C extends CacheProtocol>(
 }
 
 /**
- * Registers every CacheProtocol law of SPEC.md as Vitest tests (fast-check properties, one test per law),
+ * Registers every CacheProtocol law as Vitest tests (fast-check properties, one test per law),
  * run against caches made by `options.create`. Runs per property come from `STRATA_FC_RUNS`; a failure prints
  * its seed, which `STRATA_FC_SEED` replays.
  *
