@@ -3,7 +3,7 @@ import { type Answer, Flight } from './flight.js';
 import type { Loader, ResolvedGetOrSet } from './get-or-set-options.js';
 import type { LastRead, LeaseClaims, StaleCopy } from './lease-claims.js';
 import { LoaderRuns } from './loader-runs.js';
-import { fillAbove, isFreshAt, upperScreened } from './read-path.js';
+import { fillAbove, isFreshAt, screenedAbove } from './read-path.js';
 import type { TierSet } from './tier-set.js';
 import type { WritePath } from './write-path.js';
 
@@ -49,11 +49,9 @@ export class ReadThrough {
       try {
         // As `get`: an in-process top tier answers synchronously, and a hit takes no await.
         const found = top.store.get(key);
-        let entry = found instanceof Promise ? await found : found;
-        if (entry?.meta?.tags !== undefined) {
-          const screened = set.tags.screen(entry);
-          entry = screened instanceof Promise ? await upperScreened(screened) : screened;
-        }
+        const read = found instanceof Promise ? await found : found;
+        const screened = screenedAbove(set, read);
+        const entry = screened instanceof Promise ? await screened : screened;
         if (entry !== undefined) {
           const meta = entry.meta;
           if (meta === undefined) {

@@ -29,10 +29,8 @@ export class ReadPath {
           set.observer.hit(key, 0);
           return top.values.read(key, entry) as T;
         }
-        if (entry?.meta?.tags !== undefined) {
-          const screened = set.tags.screen(entry);
-          entry = screened instanceof Promise ? await upperScreened(screened) : screened;
-        }
+        const screened = screenedAbove(set, entry);
+        entry = screened instanceof Promise ? await screened : screened;
         if (entry !== undefined && isFresh(top, entry)) {
           set.observer.hit(key, 0);
           return top.values.read(key, entry) as T;
@@ -130,11 +128,9 @@ export class ReadPath {
       for (const tier of set.upper) {
         try {
           const found = tier.store.get(key);
-          let entry = found instanceof Promise ? await found : found;
-          if (entry?.meta?.tags !== undefined) {
-            const screened = set.tags.screen(entry);
-            entry = screened instanceof Promise ? await upperScreened(screened) : screened;
-          }
+          const read = found instanceof Promise ? await found : found;
+          const screened = screenedAbove(set, read);
+          const entry = screened instanceof Promise ? await screened : screened;
           if (entry !== undefined && isFresh(tier, entry)) return true;
         } catch (error) {
           set.upperFailed('exists', error, tier.index);
@@ -195,16 +191,17 @@ export class ReadPath {
 }
 
 /**
- * An entry of a tier above the last, as the tag book screens it when it must ask the last tier (see
- * `TagBook.screen`): when its tags' versions cannot be learnt, it is not used (the read goes on below, where the
- * failure is reported).
+ * `entry` of a tier above the last as reads must see it (see `TagBook.screen`): at once when it carries no tags or
+ * they are known; when its tags' versions must be asked for and cannot be learnt, it is not used (the read goes on
+ * below, where the failure is reported).
  */
-export async function upperScreened(screening: Promise<Entry>): Promise<Entry | undefined> {
-  try {
-    return await screening;
-  } catch {
-    return undefined;
-  }
+export function screenedAbove(
+  set: TierSet,
+  entry: Entry | undefined,
+): Entry | undefined | Promise<Entry | undefined> {
+  if (entry?.meta?.tags === undefined) return entry;
+  const screened = set.tags.screen(entry);
+  return screened instanceof Promise ? screened.catch(() => undefined) : screened;
 }
 
 /**

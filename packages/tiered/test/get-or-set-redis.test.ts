@@ -1,46 +1,18 @@
 import { uniqueNamespace } from '@strata-cache/core/testing';
-import { MemoryCacheAdapter } from '@strata-cache/memory';
-import { RedisCacheAdapter, RedisPubSubBus } from '@strata-cache/redis';
+import { RedisCacheAdapter } from '@strata-cache/redis';
 import fc from 'fast-check';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { TieredCache } from '../src/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { drive, redisInstance, sleep, topologies } from './support/redis-instances.js';
 
 /**
  * getOrSet's rules over real Redis, standalone and Cluster: several TieredCache instances (memory over Redis, the
  * Redis bus) in this process, each with its own connections, as separate services would have.
  */
 
-const redis = inject('redis');
-type Topology = { url: string } | { cluster: { nodes: Array<{ host: string; port: number }> } };
-const TOPOLOGIES: Array<[string, Topology]> = [
-  ['standalone', { url: redis.url }],
-  ['Cluster', { cluster: { nodes: redis.cluster.nodes } }],
-];
-
 const opened: Array<{ close(): Promise<void> }> = [];
 afterAll(async () => {
   for (const r of opened.splice(0).reverse()) await r.close();
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** An instance: memory over Redis, with the bus built on its adapter. */
-async function instance(
-  namespace: string,
-  where: Topology,
-): Promise<{ cache: TieredCache; close(): Promise<void> }> {
-  const l2 = new RedisCacheAdapter({ ...where, namespace });
-  const bus = new RedisPubSubBus({ adapter: l2 });
-  const cache = new TieredCache({ tiers: [new MemoryCacheAdapter({ namespace }), l2], bus });
-  cache.on('error', () => {});
-  await cache.ready();
-  const close = async () => {
-    await cache.close();
-    await bus.close();
-    await l2.close();
-  };
-  return { cache, close };
-}
 
 async function until(check: () => Promise<boolean>, withinMs = 5_000): Promise<void> {
   const started = Date.now();
@@ -54,31 +26,6 @@ type Op =
   | { m: 'getOrSet'; key: string; fail: boolean }
   | { m: 'write'; key: string }
   | { m: 'deletePattern' };
-/**
- * Releases the scheduler's tasks one at a time, each only once every call has reached its next scheduled point (no
- * new task for a few ms: the real round trips in between have completed), so that the random order chosen covers
- * writes landing in the middle of loads, not only before them.
- */
-async function drive(s: fc.Scheduler, all: Promise<unknown>): Promise<void> {
-  let finished = false;
-  void all.finally(() => {
-    finished = true;
-  });
-  while (!finished) {
-    let count = -1;
-    for (let quiet = 0; quiet < 3 && !finished; ) {
-      await sleep(1);
-      if (s.count() === count) quiet++;
-      else {
-        count = s.count();
-        quiet = 0;
-      }
-    }
-    if (s.count() > 0) await s.waitOne();
-  }
-  await all;
-}
-
 const KEYS = ['a', 'b'] as const;
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -93,11 +40,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ m: fc.constant('deletePattern' as const) }),
 );
 
-for (const [name, where] of TOPOLOGIES) {
+for (const [name, where] of topologies()) {
   describe(`getOrSet over Redis ${name}`, () => {
     it('N instances × M callers on a missing key: one loader run, every caller answered soon after it', async () => {
       const namespace = uniqueNamespace('gos');
-      const instances = await Promise.all([0, 1, 2].map(() => instance(namespace, where)));
+      const instances = await Promise.all([0, 1, 2].map(() => redisInstance(namespace, where)));
       opened.push(...instances);
       let runs = 0;
       const loader = async () => {
@@ -124,7 +71,7 @@ for (const [name, where] of TOPOLOGIES) {
 
     it('the stale-set race: a load racing a set, delete, deletePattern or clear from another instance is not cached', async () => {
       const namespace = uniqueNamespace('gos-stale');
-      const [a, b] = await Promise.all([0, 1].map(() => instance(namespace, where)));
+      const [a, b] = await Promise.all([0, 1].map(() => redisInstance(namespace, where)));
       opened.push(a!, b!);
       const changes: Array<[string, (key: string) => Promise<unknown>]> = [
         ['set', (key) => b!.cache.set(key, 'new', 60)],
@@ -162,7 +109,7 @@ for (const [name, where] of TOPOLOGIES) {
 
     it('no stale set and single flight under scheduled interleavings of loads, writes and patterns (2–3 instances)', async () => {
       const namespace = uniqueNamespace('gos-race');
-      const pool = await Promise.all([0, 1, 2].map(() => instance(namespace, where)));
+      const pool = await Promise.all([0, 1, 2].map(() => redisInstance(namespace, where)));
       opened.push(...pool);
       const raw = new RedisCacheAdapter({ ...where, namespace });
       opened.push(raw);

@@ -1,19 +1,17 @@
 import { LocalBus, LocalBusChannel } from '@strata-cache/core';
 import { uniqueNamespace } from '@strata-cache/core/testing';
 import { MemoryCacheAdapter } from '@strata-cache/memory';
-import { RedisCacheAdapter, RedisPubSubBus } from '@strata-cache/redis';
 import fc from 'fast-check';
-import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TieredCache } from '../src/index.js';
 import { type Delay, DelayedTier } from './support/delayed-tier.js';
+import { drive, redisInstance, sleep, topologies } from './support/redis-instances.js';
 
 /**
  * Tags across tiers and instances: once `invalidateTags` resolved and the bus delivered it, no instance reads a
  * value written with one of the tags before; a tag invalidation during a load means the load is not cached; a tagged
  * read makes no round trip of its own once its tags' versions are known; a lost message is a reset like any other.
  */
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -223,30 +221,6 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ m: fc.constant('get' as const), key: fc.constantFrom(...KEYS) }) },
 );
 
-/**
- * Releases the scheduler's tasks one at a time, each once every call reached its next scheduled point (no new
- * task for a few ms: real round trips in between have completed).
- */
-async function drive(s: fc.Scheduler, all: Promise<unknown>): Promise<void> {
-  let finished = false;
-  void all.finally(() => {
-    finished = true;
-  });
-  while (!finished) {
-    let count = -1;
-    for (let quiet = 0; quiet < 3 && !finished; ) {
-      await sleep(1);
-      if (s.count() === count) quiet++;
-      else {
-        count = s.count();
-        quiet = 0;
-      }
-    }
-    if (s.count() > 0) await s.waitOne();
-  }
-  await all;
-}
-
 /** What the property knows of a value: its tags, when its write completed, when its load began. */
 interface Written {
   readonly tags: readonly string[];
@@ -371,36 +345,12 @@ describe('tags under every interleaving (fc.scheduler)', () => {
   }, 120_000);
 });
 
-const redis = inject('redis');
-type Topology = { url: string } | { cluster: { nodes: Array<{ host: string; port: number }> } };
-const TOPOLOGIES: Array<[string, Topology]> = [
-  ['standalone', { url: redis.url }],
-  ['Cluster', { cluster: { nodes: redis.cluster.nodes } }],
-];
-
 const pools: Array<{ close(): Promise<void> }> = [];
 afterAll(async () => {
   for (const p of pools.splice(0).reverse()) await p.close();
 });
 
-async function redisInstance(namespace: string, where: Topology) {
-  const l2 = new RedisCacheAdapter({ ...where, namespace });
-  const bus = new RedisPubSubBus({ adapter: l2 });
-  const cache = new TieredCache({ tiers: [new MemoryCacheAdapter({ namespace }), l2], bus });
-  cache.on('error', () => {});
-  await cache.ready();
-  return {
-    cache,
-    l2,
-    close: async () => {
-      await cache.close();
-      await bus.close();
-      await l2.close();
-    },
-  };
-}
-
-for (const [name, where] of TOPOLOGIES) {
+for (const [name, where] of topologies()) {
   describe(`tags over Redis ${name}`, () => {
     it('three instances: invalidateTags hides tagged values everywhere; its cost does not depend on how many keys carry the tag', async () => {
       const namespace = uniqueNamespace('tags');
