@@ -66,6 +66,7 @@ export type { CacheStore, MaybePromise, StoreWriteOptions } from './store.js';
 export { deleteMatching, StoreCache, type StoreCacheOptions, writtenTtl } from './store-cache.js';
 export {
   checkedTags,
+  plainWrite,
   type ResolvedSetOptions,
   resolveSetOptions,
   type SetOptions,

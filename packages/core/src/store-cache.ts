@@ -6,6 +6,7 @@ import type { CacheCapabilities, CacheItems, ClosableCache } from './protocol.js
 import type { CacheStore } from './store.js';
 import {
   checkedTags,
+  plainWrite,
   type ResolvedSetOptions,
   resolveSetOptions,
   type SetOptions,
@@ -89,7 +90,7 @@ export class StoreCache implements ClosableCache {
     const text = encodeFor(this.codec, key, value);
     this.#open('set');
     try {
-      const meta = await this.#writeMeta(options);
+      const meta = plainWrite(options) ? undefined : await this.#writeMeta(options);
       await this.store.set(key, { text, ttlMs: writtenTtl(options), meta });
     } catch (error) {
       throw toUnavailableError('set', error);
@@ -190,7 +191,7 @@ export class StoreCache implements ClosableCache {
     this.#open('setMany');
     if (entries.length === 0) return;
     try {
-      const meta = await this.#writeMeta(options);
+      const meta = plainWrite(options) ? undefined : await this.#writeMeta(options);
       const writes = entries.map(([key], i): [string, EntryWrite] => [key, { text: texts[i]!, ttlMs, meta }]);
       await this.store.setMany(writes);
     } catch (error) {
@@ -303,7 +304,6 @@ export class StoreCache implements ClosableCache {
   /** The metadata a write with `options` stores: its fresh time under grace, its tags with their versions. */
   async #writeMeta(options: ResolvedSetOptions): Promise<EntryWriteMeta | undefined> {
     const { tags, graceMs, ttlMs } = options;
-    if (tags.length === 0 && graceMs === 0) return undefined;
     let versions: number[] = [];
     if (tags.length > 0) {
       const found = this.store.tagVersions(tags);

@@ -79,6 +79,11 @@ export function resolveSetOptions(ttlOrOptions: unknown): ResolvedSetOptions {
   return { ttlMs, graceMs, tags };
 }
 
+/** Whether a write with `options` stores no metadata (no tags, no grace): a plain entry, written as before. */
+export function plainWrite(options: ResolvedSetOptions): boolean {
+  return options.tags.length === 0 && options.graceMs === 0;
+}
+
 /**
  * Checks a list of tags (an array of non-empty, well-formed strings of at most 1,024 characters) and returns it
  * without repeats.

@@ -4,6 +4,7 @@ import {
   encodeFor,
   type Invalidation,
   type InvalidationBus,
+  plainWrite,
   type ResolvedSetOptions,
   tagVersionsOf,
   writtenTtl,
@@ -44,7 +45,8 @@ export class WritePath {
     const last = this.#set.last;
     const text = encodeFor(last.codec, key, value);
     const ttlMs = writtenTtl(options);
-    const meta = await this.#meta(options);
+    // A plain write (no tags, no grace) takes no await of its own.
+    const meta = plainWrite(options) ? undefined : await this.#meta(options);
     await this.#write('set', [key], (announce) => last.store.set(key, { text, ttlMs, meta }, { announce }), {
       texts: [text],
       values: [value],
@@ -63,7 +65,8 @@ export class WritePath {
     const values = items.map(([, value]) => value);
     const texts = items.map(([key, value]) => encodeFor(last.codec, key, value));
     const ttlMs = writtenTtl(options);
-    const meta = await this.#meta(options);
+    // A plain write (no tags, no grace) takes no await of its own.
+    const meta = plainWrite(options) ? undefined : await this.#meta(options);
     await this.#write(
       'setMany',
       keys,
@@ -132,7 +135,6 @@ export class WritePath {
    */
   async #meta(options: ResolvedSetOptions): Promise<EntryWriteMeta | undefined> {
     const { tags, graceMs, ttlMs } = options;
-    if (tags.length === 0 && graceMs === 0) return undefined;
     const versions = tags.length === 0 ? [] : await this.#set.tags.versions(tags);
     return {
       version: newVersion(),
