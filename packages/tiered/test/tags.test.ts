@@ -229,8 +229,8 @@ interface Written {
 }
 
 /**
- * Runs the ops on `caches` under `s`, then, once quiet, demands of every instance that `get`, `getMany` and
- * `getOrSet` return no value invalidated by tag: one whose write completed, or whose load began, before an
+ * Runs the ops on `caches` under `s`, then, once quiet, demands of every instance that `get`, `getMany`, `exists`
+ * and `getOrSet` return no value invalidated by tag: one whose write completed, or whose load began, before an
  * `invalidateTags` of one of its tags began.
  */
 async function runOps(
@@ -299,6 +299,9 @@ async function runOps(
         const got = await cache.get(prefix + k);
         if (invalidated(got)) found.push(`instance ${i} get(${k}) = ${String(got)}`);
         if (invalidated(many.get(prefix + k))) found.push(`instance ${i} getMany ${k}`);
+        // exists says what get says: true only for a value get would return (none invalidated, as checked above).
+        if ((await cache.exists(prefix + k)) !== (got !== undefined))
+          found.push(`instance ${i} exists(${k}) disagrees with get(${k}) = ${String(got)}`);
       }
     }
     return found;
